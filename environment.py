@@ -1,0 +1,98 @@
+"""behave hooks: start the run, guard spending, always clean up, always report.
+
+Cleanup has three layers (see ../shared/known-traps.md): each scenario's
+stack in ``after_scenario``; leftovers of interrupted scenarios in
+``after_all`` (and at interpreter exit if behave never gets there); and the
+ledger on disk for ``make sweep`` after a ``kill -9``.
+"""
+
+import atexit
+import os
+import sys
+
+from support import config as configuration
+from support import report
+from support.allure_out import attach_journey
+from support.journey import Journey
+from support.redact import redact
+from support.run import Run
+
+
+def before_all(context):
+    try:
+        config = configuration.load(context.config.userdata)
+        context.run = Run.start(config)
+    except configuration.ConfigError as error:
+        for problem in error.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # behave turns any exception in before_all, SystemExit included, into exit code 1;
+        # nothing has been created yet, so leave with the configuration exit code at once.
+        os._exit(configuration.EXIT_BAD_CONFIG)
+    run = context.run
+    run.guard.alive_count = run.alive_count
+    run.guard.install()
+    atexit.register(finish_run, run)
+    print(f"Dumont Acceptance run {config.run_id} against {run.target.mode} {run.target.url}"
+          + (f" (time ×{run.time_scale:g})" if run.target.is_sandbox else ""), flush=True)
+
+
+def before_scenario(context, scenario):
+    run = context.run
+    context.journey = Journey(run, scenario.name, scenario.location.filename, list(scenario.effective_tags))
+    reason = run.spend_refusal(scenario.effective_tags)
+    if reason:
+        context.journey.metrics.finish("skipped", reason)
+        scenario.skip(reason)
+        return
+    run.guard.start_time_limit(run.timeouts.scenario)
+
+
+def after_scenario(context, scenario):
+    run = context.run
+    journey = context.journey
+    run.guard.stop_time_limit()
+    failures = journey.clean_up()
+    if journey.metrics.status != "skipped":
+        journey.metrics.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
+    attach_journey(journey, run.secrets())
+    if failures:
+        # A cleanup that failed must fail the run: the machine may still be billing.
+        raise AssertionError("cleanup failed, resources may still be billed: "
+                             + "; ".join(f"{f.description}: {f.error}" for f in failures))
+
+
+def after_all(context):
+    run = getattr(context, "run", None)
+    if run is not None:
+        finish_run(run)
+
+
+def finish_run(run) -> None:
+    """Clean up what interrupted scenarios left, then write and print the report. Runs once."""
+    if run.finished:
+        return
+    run.finished = True
+    try:
+        for journey in run.open_journeys():
+            journey.clean_up()
+            journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
+        summary = report.summarize(run)
+        text = report.write(summary, run.config.reports_dir, run.config.language)
+        print("\n" + redact(text, run.secrets()), flush=True)
+    finally:
+        run.close()
+
+
+def scenario_status(run, scenario) -> str:
+    if run.guard.interrupted:
+        return "interrupted"
+    return {"passed": "passed", "skipped": "skipped"}.get(scenario.status.name, "failed")
+
+
+def first_error(scenario, secrets) -> str | None:
+    for step in scenario.all_steps:
+        if step.error_message:
+            return redact(step.error_message.strip().splitlines()[-1], secrets)
+    return None

@@ -1,0 +1,103 @@
+"""Steps of the instance journey: rent, use, snapshot, pause, resume, delete."""
+
+from support import instances, models, snapshots
+from support.gherkin import steps
+from support.report import check_phases_costed
+
+
+@steps("the cheapest offer among the allowed GPUs", "a oferta mais barata entre as GPUs permitidas")
+def cheapest_offer(context):
+    """Searches offers and picks the cheapest allowed GPU under the price cap."""
+    instances.cheapest_offer(context.journey)
+
+
+@steps("the balance covers the instance journey's maximum cost",
+       "que o saldo cobre o custo máximo da jornada de instância")
+def balance_covers_instance_journey(context):
+    """Refuses to go on when balance or budget is below price × the sum of the time limits."""
+    instances.check_balance_covers(context.journey, context.run.config.timeouts.total_for_instance_journey())
+
+
+@steps("I create an instance from that offer", "eu crio uma instância com essa oferta")
+def create_instance(context):
+    """Creates the instance (label and ledger first, so it can always be found and deleted)."""
+    instances.create(context.journey)
+
+
+@steps("the instance is running within the time limit", "a instância fica em execução dentro do tempo limite")
+def instance_running(context):
+    """Waits for actual_status "running" (limit DUMONT_TIMEOUT_RUNNING); fails fast on exited/offline."""
+    instances.wait_running(context.journey)
+
+
+@steps("the instance is running again within the time limit",
+       "a instância volta a ficar em execução dentro do tempo limite")
+def instance_running_again(context):
+    """After a resume: waits for "running" again (limit DUMONT_TIMEOUT_RESUME)."""
+    instances.wait_running(context.journey, since=context.journey.resume_start, phase="resume")
+
+
+@steps("I can connect to it over SSH", "consigo me conectar a ela por SSH")
+def can_connect_ssh(context):
+    """Connects with the run's key as soon as SSH answers (limit DUMONT_TIMEOUT_SSH)."""
+    instances.connect(context.journey)
+
+
+@steps('I install the model "{model}"', 'eu instalo o modelo "{model}"')
+def install_model(context, model):
+    """Downloads the model on the instance and records each file's sha256."""
+    models.install(context.journey, model)
+
+
+@steps("the model's files match their checksums", "os arquivos do modelo conferem com seus checksums")
+def model_intact(context):
+    """Re-hashes the model's files on the instance; names any missing or corrupt file."""
+    models.verify(context.journey)
+
+
+@steps("I take a snapshot of the instance", "eu tiro um snapshot da instância")
+def take_snapshot(context):
+    """Creates a snapshot of /workspace (synchronous), tagged with the run's label."""
+    snapshots.take(context.journey)
+
+
+@steps("the snapshot is listed with the run's label", "o snapshot aparece na lista com o rótulo da execução")
+def snapshot_listed(context):
+    """The snapshot list holds it, tagged with this run's label."""
+    snapshots.check_listed(context.journey)
+
+
+@steps("I pause the instance", "eu pauso a instância")
+def pause_instance(context):
+    """Asks for a pause (the disk is still billed while paused)."""
+    instances.request_pause(context.journey)
+
+
+@steps("the instance is stopped", "a instância fica parada")
+def instance_stopped(context):
+    """Waits for actual_status "stopped" — the server's word for paused."""
+    instances.wait_stopped(context.journey)
+
+
+@steps("I resume the instance", "eu retomo a instância")
+def resume_instance(context):
+    """Asks for the paused instance to run again."""
+    instances.request_resume(context.journey)
+
+
+@steps("I delete the instance", "eu apago a instância")
+def delete_instance(context):
+    """Deletes the instance and resends the delete if it lingers."""
+    instances.delete(context.journey)
+
+
+@steps("the instance is gone", "a instância deixa de existir")
+def instance_gone(context):
+    """GET on the instance answers 404."""
+    instances.check_gone(context.journey)
+
+
+@steps("every phase was timed and costed", "cada fase foi cronometrada e custeada")
+def phases_timed_and_costed(context):
+    """Each phase of the journey has a time, and the journey has a cost."""
+    check_phases_costed(context.journey)

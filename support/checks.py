@@ -1,0 +1,58 @@
+"""The quick, free checks: nothing here creates or spends anything."""
+
+from __future__ import annotations
+
+from support.config import normalize_gpu_name
+from support.journey import Journey
+
+
+def healthy(journey: Journey) -> dict:
+    with journey.phase("health"):
+        health = journey.run.client.health()
+    if health.get("status") != "healthy":
+        raise AssertionError(f"/health answered {health}")
+    return health
+
+
+def logged_in(journey: Journey) -> None:
+    with journey.phase("login"):
+        journey.run.client.login()
+
+
+def balance(journey: Journey) -> float:
+    with journey.phase("balance"):
+        body = journey.run.client.balance()
+    credit = body.get("credit")
+    if not isinstance(credit, (int, float)):
+        raise AssertionError(f"the balance has no numeric credit: {body}")
+    journey.metrics.extra["balance"] = credit
+    return float(credit)
+
+
+def gpu_offers(journey: Journey) -> list[dict]:
+    config = journey.run.config
+    with journey.phase("offer_search"):
+        offers = journey.run.client.offers(num_gpus=1, max_price=config.max_price, limit=100)
+    allowed = {normalize_gpu_name(g) for g in config.allowed_gpus}
+    fitting = [o for o in offers if normalize_gpu_name(str(o.get("gpu_name", ""))) in allowed]
+    if not fitting:
+        raise AssertionError(f"no offer for {', '.join(config.allowed_gpus)} under "
+                             f"${config.max_price}/h among {len(offers)} offers")
+    journey.metrics.extra["gpu_offers"] = len(fitting)
+    return fitting
+
+
+def cpu_offers(journey: Journey) -> list[dict]:
+    with journey.phase("cpu_offer_search"):
+        offers = journey.run.client.offers(num_gpus=0, limit=50)
+    if not offers:
+        raise AssertionError("no CPU-only offers (num_gpus=0)")
+    journey.metrics.extra["cpu_offers"] = len(offers)
+    return offers
+
+
+def nothing_created(journey: Journey) -> None:
+    run = journey.run
+    mine = [i for i in run.client.list_instances() if str(i.get("label", "")).startswith(journey.label)]
+    if journey.metrics.machines or mine:
+        raise AssertionError(f"the quick checks created resources: {[i.get('id') for i in mine]}")

@@ -1,0 +1,115 @@
+"""Deleting what a scenario created: in reverse order, verified, idempotent, loud on failure."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from support.backoff import ApiError, ConnectionProblem
+from support.waits import PhaseFailed, PhaseTimeout, Polling, wait_for
+
+
+@dataclass
+class Tracked:
+    kind: str
+    label: str
+    id: str
+    delete: Callable[[], object]
+    is_gone: Callable[[], bool]
+    description: str
+
+
+@dataclass
+class Outcome:
+    kind: str
+    id: str
+    label: str
+    description: str
+    deleted: bool
+    kept: bool = False
+    error: str | None = None
+    at: float | None = None          # when the effective delete was answered
+
+
+def delete_and_verify(kind: str, resource_id, delete: Callable[[], object], is_gone: Callable[[], bool], *,
+                      timeout: float, polling: Polling, rounds: int = 3) -> float:
+    """Delete until the resource is confirmed gone.
+
+    "Already gone" is success, whatever the delete answered (the real server
+    answers 500 to a delete of a missing instance). A delete that answered
+    200 but left the resource alive is sent again, up to ``rounds`` times.
+    Returns the epoch at which the effective delete was answered (billing
+    stops there); raises with the last error when the resource is still there.
+    """
+    per_round = timeout / rounds
+    last_error = "still present after delete"
+    for _ in range(rounds):
+        try:
+            delete()
+        except (ApiError, ConnectionProblem) as error:
+            last_error = str(error)
+        answered_at = time.time()
+        try:
+            wait_for(f"delete {kind} {resource_id}", is_gone, until=bool, timeout=per_round,
+                     polling=polling, describe=lambda gone: "still present")
+            return answered_at
+        except (PhaseTimeout, PhaseFailed):
+            continue
+    raise AssertionError(f"{kind} {resource_id} is still alive after {rounds} deletes: {last_error}")
+
+
+class Cleanup:
+    """The resources of one scenario, deleted last-created first."""
+
+    def __init__(self, ledger, scenario: str, guard, timeout: float, polling: Polling,
+                 keep: Callable[[Tracked], bool] = lambda item: False):
+        self.ledger = ledger
+        self.scenario = scenario
+        self.guard = guard
+        self.timeout = timeout
+        self.polling = polling
+        self.keep = keep
+        self._items: list[Tracked] = []
+        self.outcomes: list[Outcome] = []
+
+    def track(self, kind: str, label: str, resource_id, delete, is_gone, description: str = "") -> None:
+        self._items.append(Tracked(kind, label, str(resource_id), delete, is_gone, description or kind))
+
+    def forget(self, kind: str, resource_id, deleted_at: float) -> Tracked | None:
+        """A step deleted and verified this resource itself: record it as deleted."""
+        for item in self._items:
+            if item.kind == kind and item.id == str(resource_id):
+                self._items.remove(item)
+                self.outcomes.append(Outcome(item.kind, item.id, item.label, item.description, True,
+                                             at=deleted_at))
+                return item
+        return None
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
+
+    def run(self) -> list[Outcome]:
+        """Delete everything still tracked; never stops at the first failure or an interrupt."""
+        with self.guard.protect():
+            while self._items:
+                item = self._items.pop()
+                self.outcomes.append(self._settle(item))
+        return self.outcomes
+
+    def _settle(self, item: Tracked) -> Outcome:
+        if self.keep(item):
+            self.ledger.kept(item.kind, item.label, item.id, self.scenario)
+            return Outcome(item.kind, item.id, item.label, item.description, False, kept=True)
+        try:
+            answered_at = delete_and_verify(item.kind, item.id, item.delete, item.is_gone,
+                                            timeout=self.timeout, polling=self.polling)
+        except BaseException as error:  # noqa: B902 - one failure must not stop the others
+            return Outcome(item.kind, item.id, item.label, item.description, False, error=str(error))
+        self.ledger.deleted(item.kind, item.label, item.id, self.scenario)
+        return Outcome(item.kind, item.id, item.label, item.description, True, at=answered_at)
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.deleted and not o.kept]
+

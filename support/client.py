@@ -1,0 +1,302 @@
+"""The Dumont Cloud HTTP client used by every step.
+
+One :class:`DumontClient` per run: a ``requests.Session`` with the base URL,
+bearer login (and one re-login on 401), a timeout on every call, retries
+with backoff (see :mod:`support.backoff`), and a record of every call for the
+reports. Route methods return the server's JSON as plain dicts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+import tenacity
+
+from support.backoff import (ApiError, BackoffPolicy, ConnectionProblem,
+                             is_retryable, parse_retry_after)
+
+API = "/api/v1"
+
+
+class LoginFailed(Exception):
+    """The credentials were refused; the message names the user, never the password."""
+
+
+@dataclass
+class CallRecord:
+    method: str
+    path: str
+    status: int | None
+    seconds: float
+    attempts: int
+    rate_limited: int
+    waited: float
+
+
+@dataclass
+class CallLog:
+    """Every API call of the run, for metrics.json and the reports."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, record: CallRecord) -> None:
+        with self._lock:
+            self.calls.append(record)
+
+    def summary(self) -> dict:
+        with self._lock:
+            calls = list(self.calls)
+        return {
+            "calls": len(calls),
+            "attempts": sum(c.attempts for c in calls),
+            "retries": sum(c.attempts - 1 for c in calls),
+            "rate_limited": sum(c.rate_limited for c in calls),
+            "backoff_seconds": round(sum(c.waited for c in calls), 3),
+            "failed": sum(1 for c in calls if c.status is None or c.status >= 400),
+        }
+
+
+class DumontClient:
+    """Talks to a Dumont Cloud server (real or sandbox).
+
+    ``time_scale`` is 1 against the real server; against the sandbox it
+    compresses backoff waits and deadlines the same way the sandbox
+    compresses time.
+    """
+
+    def __init__(self, base_url: str, user: str, password: str, *,
+                 timeout: float = 30.0, backoff: BackoffPolicy | None = None,
+                 call_log: CallLog | None = None, sleep=time.sleep):
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self._password = password
+        self.timeout = timeout
+        self.backoff = backoff or BackoffPolicy()
+        self.call_log = call_log or CallLog()
+        self._sleep = sleep
+        self._token: str | None = None
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "dumont-acceptance"
+
+    def __repr__(self) -> str:
+        return f"DumontClient({self.base_url!r}, user={self.user!r})"
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self._password, self._token) if s]
+
+    # -- transport -----------------------------------------------------------
+
+    def _send_once(self, method: str, path: str, *, params, json, timeout, auth) -> requests.Response:
+        headers = {}
+        if auth:
+            if self._token is None:
+                self.login()
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            return self.session.request(method, self.base_url + path, params=params, json=json,
+                                        headers=headers, timeout=timeout or self.timeout,
+                                        allow_redirects=True)
+        except requests.Timeout:
+            raise ConnectionProblem(method, path, "timed out") from None
+        except requests.ConnectionError as error:
+            raise ConnectionProblem(method, path, _connection_reason(error)) from None
+
+    def _attempt(self, method: str, path: str, *, params, json, timeout, auth, counters) -> dict:
+        counters["attempts"] += 1
+        response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth)
+        if response.status_code == 401 and auth and not counters["relogged"]:
+            counters["relogged"] = True
+            self.login()
+            response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth)
+        counters["status"] = response.status_code
+        if response.status_code >= 400:
+            error = ApiError(method, path, response.status_code, _error_text(response),
+                             parse_retry_after(response.headers.get("Retry-After")))
+            if error.rate_limited:
+                counters["rate_limited"] += 1
+            raise error
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            return {"text": response.text}
+
+    def request(self, method: str, path: str, *, params=None, json=None, timeout: float | None = None,
+                idempotent: bool | None = None, auth: bool = True) -> dict:
+        """Send one call, retrying as :mod:`support.backoff` allows; return the JSON body.
+
+        ``idempotent`` defaults to True for GET, PUT and DELETE.
+        """
+        if idempotent is None:
+            idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
+        counters = {"attempts": 0, "rate_limited": 0, "relogged": False, "status": None, "waited": 0.0}
+        policy = self.backoff
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            seconds = policy.wait_before(state.attempt_number, state.outcome.exception())
+            counters["waited"] += seconds
+            return seconds
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda e: is_retryable(e, idempotent)),
+            wait=wait,
+            stop=tenacity.stop_before_delay(policy.scaled_deadline),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        started = time.monotonic()
+        try:
+            return retrying(self._attempt, method, path, params=params, json=json,
+                            timeout=timeout, auth=auth, counters=counters)
+        finally:
+            self.call_log.add(CallRecord(method, path, counters["status"], time.monotonic() - started,
+                                         counters["attempts"], counters["rate_limited"],
+                                         counters["waited"]))
+
+    def get(self, path: str, **kw) -> dict:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> dict:
+        return self.request("POST", path, **kw)
+
+    def delete(self, path: str, **kw) -> dict:
+        return self.request("DELETE", path, **kw)
+
+    # -- auth and account ------------------------------------------------------
+
+    def login(self) -> None:
+        """Get a bearer token; raise :class:`LoginFailed` on refused credentials."""
+        self._token = None
+        try:
+            body = self.request("POST", f"{API}/auth/login", auth=False, idempotent=True,
+                                json={"email": self.user, "password": self._password})
+        except ApiError as error:
+            if error.status in (400, 401, 403, 422):
+                raise LoginFailed(f"login refused for {self.user} ({error.status}: {error.error})") from None
+            raise
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise LoginFailed(f"login for {self.user} answered without a token")
+        self._token = token
+
+    def health(self) -> dict:
+        return self.get("/health", auth=False)
+
+    def balance(self) -> dict:
+        return self.get(f"{API}/balance")
+
+    # -- offers and instances -------------------------------------------------
+
+    def offers(self, **filters) -> list[dict]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self.get(f"{API}/instances/offers", params=params, auth=False).get("offers", [])
+
+    def list_instances(self) -> list[dict]:
+        return self.get(f"{API}/instances").get("instances", [])
+
+    def get_instance(self, instance_id: int) -> dict | None:
+        """The instance, or None once it is gone (404)."""
+        try:
+            return self.get(f"{API}/instances/{instance_id}")
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def find_instances_by_label(self, label: str) -> list[dict]:
+        return [i for i in self.list_instances() if i.get("label") == label]
+
+    def create_instance(self, offer_id: int, label: str, *, reconcile_wait: float = 5.0, **options) -> dict:
+        """Create one instance, never two.
+
+        Rate limits are retried (the server did nothing). After an ambiguous
+        failure (no answer, or a 5xx) the instances are listed by ``label``:
+        if the create went through, that instance is returned; otherwise
+        the create is sent again, at most three times in all.
+        """
+        body = {"offer_id": offer_id, "label": label, **options}
+        last_error: Exception | None = None
+        for attempt in range(3):
+            if attempt:
+                found = self._reconcile(label, reconcile_wait)
+                if found is not None:
+                    return found
+            try:
+                return self.post(f"{API}/instances", json=body, idempotent=False)
+            except (ConnectionProblem, ApiError) as error:
+                if isinstance(error, ApiError) and not error.server_error:
+                    raise
+                last_error = error
+        found = self._reconcile(label, reconcile_wait)
+        if found is not None:
+            return found
+        raise last_error
+
+    def _reconcile(self, label: str, settle: float) -> dict | None:
+        """Look for an instance created under ``label``; give the listing ``settle`` seconds to show it."""
+        deadline = time.monotonic() + settle
+        interval = settle / 10
+        while True:
+            found = self.find_instances_by_label(label)
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                return None
+            self._sleep(interval)
+
+    def delete_instance(self, instance_id: int, destroy_standby: bool = True) -> dict:
+        params = {"destroy_standby": str(destroy_standby).lower(), "reason": "user_request"}
+        # Not retried on 5xx: the real server answers 500 to a delete of something already gone,
+        # and retrying that would stall for the whole backoff deadline. Callers verify with GET
+        # and resend (see support.cleanup.delete_and_verify); rate limits are still retried.
+        return self.delete(f"{API}/instances/{instance_id}", params=params, idempotent=False)
+
+    def pause_instance(self, instance_id: int) -> dict:
+        return self.post(f"{API}/instances/{instance_id}/pause", idempotent=True)
+
+    def resume_instance(self, instance_id: int) -> dict:
+        return self.post(f"{API}/instances/{instance_id}/resume", idempotent=True)
+
+    # -- snapshots -------------------------------------------------------------
+
+    def create_snapshot(self, instance_id: int, tags: list[str], timeout: float) -> dict:
+        """Synchronous on the server: the answer comes when the archive is done."""
+        return self.post(f"{API}/snapshots", json={"instance_id": instance_id, "tags": tags,
+                                                   "source_path": "/workspace"},
+                         timeout=timeout, idempotent=False)
+
+    def list_snapshots(self) -> list[dict]:
+        return self.get(f"{API}/snapshots").get("snapshots", [])
+
+    def restore_snapshot(self, snapshot_id: str, instance_id: int, timeout: float) -> dict:
+        return self.post(f"{API}/snapshots/restore", params={"instance_id": instance_id},
+                         json={"snapshot_id": snapshot_id, "target_path": "/workspace", "verify": True},
+                         timeout=timeout, idempotent=True)
+
+    def delete_snapshot(self, snapshot_id: str) -> dict:
+        return self.delete(f"{API}/snapshots/{snapshot_id}", idempotent=False)  # 500 when gone: see above
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or response.reason or "").strip()[:300]
+    if isinstance(body, dict):
+        message = body.get("error") or body.get("detail") or body.get("message") or body
+        return str(message)[:300]
+    return str(body)[:300]
+
+
+def _connection_reason(error: requests.ConnectionError) -> str:
+    text = str(error)
+    for hint in ("Connection refused", "Name or service not known", "Connection aborted",
+                 "RemoteDisconnected", "Connection reset", "timed out", "No route to host"):
+        if hint in text:
+            return hint
+    return type(error).__name__

@@ -1,0 +1,180 @@
+"""Instance operations as the journeys use them: each one timed, metered and made cleanable."""
+
+from __future__ import annotations
+
+import time
+
+from support.cleanup import delete_and_verify
+from support.costs import SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
+from support.journey import Journey, PhaseStart
+from support.ssh import wait_for_ssh
+from support.waits import wait_for
+
+#: ``actual_status`` values that will never become ``running`` on their own.
+TERMINAL = {"exited", "offline"}
+
+
+def describe(instance: dict | None) -> str:
+    if instance is None:
+        return "instance not found (404)"
+    return f"actual_status={instance.get('actual_status')!r}, status={instance.get('status')!r}"
+
+
+def cheapest_offer(journey: Journey) -> dict:
+    """The cheapest offer among the allowed GPUs under the price cap."""
+    run = journey.run
+    with journey.phase("offer_search"):
+        offers = run.client.offers(max_price=run.config.max_price, num_gpus=1, limit=100)
+    journey.offer = choose_cheapest(offers, run.config.allowed_gpus, run.config.max_price)
+    return journey.offer
+
+
+def check_balance_covers(journey: Journey, seconds: float) -> float:
+    """Refuse before spending when the balance or the run's budget can't cover the worst case.
+
+    ``seconds`` is the journey's longest possible billed time in real seconds.
+    """
+    run = journey.run
+    price = float(journey.offer["dph_total"])
+    estimate = estimate_max_cost(price, seconds)
+    balance = float(run.client.balance().get("credit", 0.0))
+    check_affordable(balance, estimate, run.config.budget_usd - run.spent(),
+                     f"{journey.offer.get('gpu_name')} at ${price:.3f}/h for up to {seconds / 60:.0f} min")
+    journey.metrics.extra["estimated_max_cost"] = round(estimate, 4)
+    return estimate
+
+
+def create(journey: Journey, offer: dict | None = None, kind: str = "instance") -> dict:
+    """Create an instance from ``offer``; it is in the ledger and the cleanup stack before this returns."""
+    run = journey.run
+    offer = offer or journey.offer
+    if offer is None:
+        raise SpendRefused("no offer chosen: choose an offer before creating an instance")
+    label = journey.resource_label()
+    run.ledger.intent(kind, label, journey.metrics.test_name)
+    start = PhaseStart.now()
+    instance = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
+                                          disk_size=20, skip_standby=True)
+    journey.record("create", start, time.monotonic() - start.mono)
+    instance_id = instance["id"]
+    run.ledger.created(kind, label, instance_id, journey.metrics.test_name,
+                       gpu_name=instance.get("gpu_name"), dph_total=instance.get("dph_total"))
+    journey.cleanup.track(kind, label, instance_id,
+                          delete=lambda: run.client.delete_instance(instance_id),
+                          is_gone=lambda: run.client.get_instance(instance_id) is None,
+                          description=f"{instance.get('gpu_name')} instance {instance_id}")
+    # Billing starts when the server accepts the create; we can only bound that by when we sent it.
+    journey.machine_started({**offer, **instance}, kind, start.epoch)
+    journey.instance = instance
+    journey.created_start = journey.boot_start = start
+    return instance
+
+
+def wait_running(journey: Journey, since: PhaseStart | None = None, phase: str = "running") -> dict:
+    """Wait until ``actual_status`` is ``running``; fail fast on ``exited``/``offline``.
+
+    ``phase`` is ``running`` after a create (limit DUMONT_TIMEOUT_RUNNING) or
+    ``resume`` after a resume (limit DUMONT_TIMEOUT_RESUME).
+    """
+    run = journey.run
+    instance_id = journey.instance["id"]
+    since = since or journey.created_start
+    limit = run.timeouts.resume if phase == "resume" else run.timeouts.running
+    waited = wait_for(phase, lambda: run.client.get_instance(instance_id),
+                      until=lambda i: i is not None and i.get("actual_status") == "running",
+                      fail_if=_failure_reason, describe=describe, timeout=limit,
+                      polling=run.polling, started_at=since.mono)
+    journey.record(phase, since, waited.seconds)
+    journey.machine_state(instance_id, "running", _epoch(waited.observed_at))
+    journey.instance = waited.value
+    return waited.value
+
+
+def connect(journey: Journey) -> None:
+    """Open SSH to the current instance as soon as it answers.
+
+    Timed as the ``ssh`` phase from the create (or resume) request: "time to
+    SSH ready" is how long a user waits from asking for a machine until a
+    shell works.
+    """
+    run = journey.run
+    _close_session(journey)
+    instance = journey.instance
+    host = instance.get("ssh_host") or instance.get("public_ipaddr")
+    port = int(instance.get("ssh_port") or 22)
+    since = journey.boot_start
+    session, waited = wait_for_ssh(host, port, run.config.ssh_user, run.key, timeout=run.timeouts.ssh,
+                                   polling=run.polling, started_at=since.mono)
+    journey.record("ssh", since, waited.seconds)
+    journey.session = session
+
+
+def request_pause(journey: Journey) -> None:
+    """Ask for a pause; the ``pause`` phase runs until the instance is seen ``stopped``."""
+    _close_session(journey)
+    journey.pause_start = PhaseStart.now()
+    journey.run.client.pause_instance(journey.instance["id"])
+
+
+def wait_stopped(journey: Journey) -> dict:
+    """Wait for ``stopped`` (the real server's word for paused); from then on only disk is billed."""
+    run = journey.run
+    instance_id = journey.instance["id"]
+    since = journey.pause_start
+    waited = wait_for("pause", lambda: run.client.get_instance(instance_id),
+                      until=lambda i: i is not None and i.get("actual_status") == "stopped",
+                      fail_if=lambda i: "the instance disappeared (404) while pausing" if i is None else None,
+                      describe=describe, timeout=run.timeouts.pause, polling=run.polling, started_at=since.mono)
+    journey.record("pause", since, waited.seconds)
+    journey.machine_state(instance_id, "stopped", _epoch(waited.observed_at))
+    journey.instance = waited.value
+    return waited.value
+
+
+def request_resume(journey: Journey) -> None:
+    """Ask a paused instance to run again; the ``resume`` phase runs until it is ``running``."""
+    journey.resume_start = journey.boot_start = PhaseStart.now()
+    journey.run.client.resume_instance(journey.instance["id"])
+
+
+def delete(journey: Journey) -> None:
+    """Delete the current instance and confirm it is gone (GET → 404), resending if it lingers."""
+    run = journey.run
+    instance_id = journey.instance["id"]
+    _close_session(journey)
+    start = PhaseStart.now()
+    with run.guard.protect():
+        answered_at = delete_and_verify("instance", instance_id,
+                                        lambda: run.client.delete_instance(instance_id),
+                                        lambda: run.client.get_instance(instance_id) is None,
+                                        timeout=run.timeouts.delete, polling=run.polling)
+        journey.record("delete", start, time.monotonic() - start.mono)
+        journey.machine_gone(instance_id, answered_at)
+        item = journey.cleanup.forget("instance", instance_id, answered_at)
+        run.ledger.deleted("instance", item.label if item else journey.label, instance_id,
+                           journey.metrics.test_name)
+
+
+def check_gone(journey: Journey) -> None:
+    instance_id = journey.instance["id"]
+    found = journey.run.client.get_instance(instance_id)
+    if found is not None:
+        raise AssertionError(f"instance {instance_id} still exists: {describe(found)}")
+
+
+def _close_session(journey: Journey) -> None:
+    if journey.session is not None:
+        journey.session.close()
+        journey.session = None
+
+
+def _failure_reason(instance: dict | None) -> str | None:
+    if instance is None:
+        return "the instance disappeared (404) while waiting"
+    if instance.get("actual_status") in TERMINAL:
+        return f"the instance stopped for good ({describe(instance)})"
+    return None
+
+
+def _epoch(monotonic_at: float) -> float:
+    return time.time() - (time.monotonic() - monotonic_at)

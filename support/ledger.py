@@ -1,0 +1,113 @@
+"""A crash-safe record of every paid resource the suite asked for.
+
+One JSON object per line, appended with a single ``write`` on an
+``O_APPEND`` file and fsynced before the call returns, so a line is either
+whole on disk or absent, even under ``kill -9`` and with several processes
+appending. The intent to create is written *before* the create call: if the
+answer is lost, the label still leads the sweeper to the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("instance", "standby", "snapshot")
+#: Delete order for a sweep: the most expensive first.
+SWEEP_ORDER = {"instance": 0, "standby": 1, "snapshot": 2}
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    label: str
+    id: str | None
+    run_id: str
+    target: str
+    scenario: str
+
+
+class Ledger:
+    """Append-only JSONL file of intents, creations and confirmed deletions."""
+
+    def __init__(self, path: Path, run_id: str, target: str, embedded: bool = False):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.target = target
+        self.embedded = embedded       # the target is a sandbox this run started (it dies with the run)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _append(self, record: dict) -> None:
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line      # a crash tore the last line: start afresh, don't glue onto it
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _record(self, event: str, kind: str, label: str, resource_id, scenario: str, **extra) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown resource kind {kind!r}")
+        self._append({"t": round(time.time(), 3), "event": event, "kind": kind, "label": label,
+                      "id": None if resource_id is None else str(resource_id), "run_id": self.run_id,
+                      "target": self.target, "embedded": self.embedded, "scenario": scenario, **extra})
+
+    def intent(self, kind: str, label: str, scenario: str = "") -> None:
+        """About to create: written before the request leaves."""
+        self._record("intent", kind, label, None, scenario)
+
+    def created(self, kind: str, label: str, resource_id, scenario: str = "", **extra) -> None:
+        self._record("created", kind, label, resource_id, scenario, **extra)
+
+    def deleted(self, kind: str, label: str, resource_id, scenario: str = "") -> None:
+        """Deletion confirmed (the resource answers 404 or is absent from its list)."""
+        self._record("deleted", kind, label, resource_id, scenario)
+
+    def kept(self, kind: str, label: str, resource_id, scenario: str = "") -> None:
+        """Left alive on purpose (e.g. ``KEEP_SNAPSHOTS=1``): no sweep deletes it."""
+        self._record("kept", kind, label, resource_id, scenario)
+
+
+def read_entries(path: Path) -> list[dict]:
+    """Every whole line of the ledger; a torn last line (crash mid-write) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
+    """Resources created or intended and not confirmed deleted (or kept), oldest first.
+
+    An intent whose creation was never recorded stays here by label alone:
+    the sweeper then looks the label up through the API.
+    """
+    state: dict[tuple, Entry] = {}
+    for record in entries:
+        if target is not None and record.get("target") != target:
+            continue
+        kind, label, rid = record["kind"], record["label"], record.get("id")
+        entry = Entry(kind, label, rid, record.get("run_id", ""), record.get("target", ""),
+                      record.get("scenario", ""))
+        if record["event"] == "intent":
+            state.setdefault((kind, label, None), entry)
+        elif record["event"] == "created":
+            state.pop((kind, label, None), None)
+            state[(kind, label, rid)] = entry
+        elif record["event"] in ("deleted", "kept"):
+            state.pop((kind, label, rid), None)
+            state.pop((kind, label, None), None)
+    return list(state.values())

@@ -1,0 +1,102 @@
+"""Installing a model on an instance and proving it is intact, by sha256.
+
+Against the sandbox the model comes from its local mirror; on the real
+service from Hugging Face (or ``DUMONT_MODEL_INSTALL_CMD``). Either way the
+instance ends with ``$WORKSPACE/models/<name>/manifest.sha256``, and the
+suite keeps its own copy of the hashes to compare later copies against.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from support.journey import Journey
+from support.ssh import CommandFailed
+
+#: Hugging Face repositories for the model names used in the features (real mode).
+HF_REPOS = {"qwen3-0.6b": "Qwen/Qwen3-0.6B", "qwen2.5-7b": "Qwen/Qwen2.5-7B",
+            "llama-3.2-3b": "meta-llama/Llama-3.2-3B"}
+
+WORKSPACE = 'WS="${WORKSPACE:-/workspace}"'
+
+
+def model_dir(name: str) -> str:
+    return f'"$WS/models/{name}"'
+
+
+def install_command(name: str, mirror: str | None, custom: str | None) -> str:
+    """The shell command that installs ``name`` and leaves a manifest.sha256 beside it."""
+    quoted = shlex.quote(name)
+    if custom:
+        body = custom.replace("{model}", quoted).replace("{dir}", model_dir(name))
+        make_manifest = ("find . -type f ! -name manifest.sha256 -printf '%P\\0' | sort -z "
+                         "| xargs -0 sha256sum > manifest.sha256")
+        return f'set -e; {WORKSPACE}; mkdir -p {model_dir(name)}; {body}; cd {model_dir(name)}; {make_manifest}'
+    if mirror:
+        base = shlex.quote(f"{mirror.rstrip('/')}/{name}")
+        return (f"set -e; {WORKSPACE}; mkdir -p {model_dir(name)}; cd {model_dir(name)}; "
+                f"curl -fsS {base}/manifest.sha256 -o manifest.sha256; "
+                f"for f in $(awk '{{print $2}}' manifest.sha256); do curl -fsS {base}/\"$f\" -o \"$f\"; done; "
+                f"sha256sum -c --quiet manifest.sha256")
+    repo = HF_REPOS.get(name)
+    if repo is None:
+        raise ValueError(f"no download source for model {name!r}: set DUMONT_MODEL_INSTALL_CMD "
+                         f"(known: {', '.join(HF_REPOS)})")
+    return install_command(name, None, f"pip install -q -U huggingface_hub && "
+                                       f"huggingface-cli download {repo} --local-dir {model_dir(name)}")
+
+
+def hash_listing_command(directory: str) -> str:
+    """Lists ``<sha256>  <relative path>`` for every file under ``directory`` but the manifest."""
+    return (f"{WORKSPACE}; cd {directory} && find . -type f ! -name manifest.sha256 -printf '%P\\0' "
+            f"| sort -z | xargs -0 -r sha256sum")
+
+
+def parse_listing(text: str) -> dict[str, str]:
+    hashes = {}
+    for line in text.splitlines():
+        if line.strip():
+            digest, _, path = line.strip().partition("  ")
+            hashes[path.lstrip("*")] = digest
+    return hashes
+
+
+def compare(expected: dict[str, str], found: dict[str, str]) -> list[str]:
+    """Problems, one per file: missing, or content differs."""
+    problems = [f"missing: {path}" for path in sorted(expected) if path not in found]
+    problems += [f"corrupt: {path}" for path in sorted(expected)
+                 if path in found and found[path] != expected[path]]
+    return problems
+
+
+def install(journey: Journey, name: str) -> dict[str, str]:
+    """Install ``name`` on the current instance and remember its hashes."""
+    run = journey.run
+    command = install_command(name, run.target.model_mirror, run.config.model_install_cmd)
+    with journey.phase("model_install", detail=name):
+        journey.session.check(command, timeout=run.timeouts.model_install, what=f"installing model {name}")
+    journey.model_name = name
+    journey.model_manifest = read_hashes(journey, name)
+    if not journey.model_manifest:
+        raise AssertionError(f"model {name} installed no files")
+    return journey.model_manifest
+
+
+def read_hashes(journey: Journey, name: str) -> dict[str, str]:
+    result = journey.session.run(hash_listing_command(model_dir(name)), timeout=journey.run.timeouts.model_install)
+    if not result.ok:
+        raise CommandFailed(result, f"hashing model {name}")
+    return parse_listing(result.stdout)
+
+
+def verify(journey: Journey, name: str | None = None) -> None:
+    """Every file of the model is present with the hash it had when installed."""
+    name = name or journey.model_name
+    if journey.model_manifest is None:
+        raise AssertionError("no model was installed in this scenario")
+    with journey.phase("model_verify", detail=name):
+        found = read_hashes(journey, name)
+    problems = compare(journey.model_manifest, found)
+    if problems:
+        raise AssertionError(f"model {name} is not intact on instance {journey.instance['id']}: "
+                             + "; ".join(problems))

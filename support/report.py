@@ -1,0 +1,162 @@
+"""The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English) and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from support.metrics import JourneyMetrics, iso
+
+TEXT = {
+    "pt": {
+        "title": "RELATÓRIO DE TESTES REAIS", "date": "Data", "target": "Alvo",
+        "sandbox": "sandbox local (tempo ×{scale:g}; custos simulados)", "real": "servidor real",
+        "duration": "Duração total", "cost": "Custo total", "journeys": "JORNADAS EXECUTADAS:",
+        "metrics": "MÉTRICAS:", "mean_running": "Tempo médio para instância running",
+        "mean_failover": "Tempo médio de failover", "mean_restore": "Tempo médio de restore",
+        "success": "Taxa de sucesso", "machines": "INSTÂNCIAS CRIADAS/DELETADAS:",
+        "deleted": "DELETADA ✅", "leaked": "VAZADA ❌", "kept": "MANTIDA ⚠️", "alive": "VAZADA ❌",
+        "none": "nenhuma", "na": "n/d", "interrupted": "EXECUÇÃO INTERROMPIDA ({signal})",
+        "api": "Chamadas à API: {calls} ({retries} novas tentativas, {rate_limited} limitadas por taxa)",
+        "min": "min", "sec": "seg",
+    },
+    "en": {
+        "title": "REAL TEST REPORT", "date": "Date", "target": "Target",
+        "sandbox": "local sandbox (time ×{scale:g}; simulated costs)", "real": "real server",
+        "duration": "Total duration", "cost": "Total cost", "journeys": "JOURNEYS RUN:",
+        "metrics": "METRICS:", "mean_running": "Mean time to instance running",
+        "mean_failover": "Mean failover time", "mean_restore": "Mean restore time",
+        "success": "Success rate", "machines": "INSTANCES CREATED/DELETED:",
+        "deleted": "DELETED ✅", "leaked": "LEAKED ❌", "kept": "KEPT ⚠️", "alive": "LEAKED ❌",
+        "none": "none", "na": "n/a", "interrupted": "RUN INTERRUPTED ({signal})",
+        "api": "API calls: {calls} ({retries} retries, {rate_limited} rate limited)",
+        "min": "min", "sec": "s",
+    },
+}
+
+ICONS = {"passed": "✅", "failed": "❌", "interrupted": "⏹️", "skipped": "⏭️", "running": "❌"}
+
+
+def format_duration(seconds: float, language: str) -> str:
+    words = TEXT[language]
+    if seconds < 60:
+        return f"{seconds:.1f} {words['sec']}"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} {words['min']} {rest} {words['sec']}"
+
+
+def format_cost(dollars: float) -> str:
+    """Dollars with cents, or with four decimals under a dollar so small sandbox costs stay visible."""
+    return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
+
+
+def _mean(values: list[float]) -> float | None:
+    values = [v for v in values if v]
+    return sum(values) / len(values) if values else None
+
+
+def summarize(run, ended_at: float | None = None) -> dict:
+    """Everything the reports show, as plain data (this is metrics.json)."""
+    ended_at = ended_at or time.time()
+    journeys: list[JourneyMetrics] = [j.metrics for j in run.journeys]
+    ran = [j for j in journeys if j.status != "skipped"]
+    machines = [dict(m.__dict__, journey=j.test_name) for j in journeys for m in j.machines]
+    for machine in machines:
+        machine["created_at"] = iso(machine["created_at"])
+        machine["deleted_at"] = iso(machine["deleted_at"])
+    return {
+        "run": {
+            "id": run.config.run_id, "label": run.config.run_label,
+            "target": run.target.mode, "url": run.target.url, "time_scale": run.target.time_scale,
+            "server_version": run.target.version, "started_at": iso(run.started_at), "ended_at": iso(ended_at),
+            "duration_seconds": round(ended_at - run.started_at, 3),
+            "total_cost": round(sum(j.total_cost for j in journeys), 6),
+            "interrupted": run.guard.received,
+            "success_rate": (sum(j.success for j in ran) / len(ran)) if ran else None,
+        },
+        "metrics": {
+            "mean_time_to_running": _mean([j.time_to_running for j in journeys]),
+            "mean_time_to_failover": _mean([j.time_to_failover for j in journeys]),
+            "mean_time_to_restore": _mean([j.time_to_restore for j in journeys]),
+        },
+        "journeys": [j.to_dict() for j in journeys],
+        "machines": machines,
+        "leaks": list(run.leaks),
+        "api": run.client.call_log.summary(),
+        "config": run.config.public_view(),
+    }
+
+
+def render(summary: dict, language: str) -> str:
+    """The brief's report, in its sections."""
+    words = TEXT[language]
+    run = summary["run"]
+    bar = "=" * 37
+    target = (words["sandbox"].format(scale=run["time_scale"]) if run["target"] == "sandbox" else words["real"])
+    lines = [bar, words["title"], bar,
+             f"{words['date']}: {run['started_at'][:19].replace('T', ' ')} UTC",
+             f"{words['target']}: {target} {run['url']}",
+             f"{words['duration']}: {format_duration(run['duration_seconds'], language)}",
+             f"{words['cost']}: {format_cost(run['total_cost'])}"]
+    if run["interrupted"]:
+        lines.append(words["interrupted"].format(signal=run["interrupted"]))
+    lines += ["", words["journeys"]]
+    for journey in summary["journeys"]:
+        detail = [journey["gpu_name"]] if journey["gpu_name"] else []
+        if journey["machines"]:
+            detail.append(format_cost(journey["total_cost"]))
+        suffix = f" ({', '.join(detail)})" if detail else ""
+        line = (f"{ICONS.get(journey['status'], '❌')} {journey['journey']}: "
+                f"{format_duration(journey['duration_seconds'], language)}{suffix}")
+        lines.append(line)
+        if journey["error_message"] and journey["status"] != "passed":
+            lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
+    metrics = summary["metrics"]
+
+    def mean(key):
+        value = metrics[key]
+        return words["na"] if value is None else format_duration(value, language)
+
+    rate = run["success_rate"]
+    lines += ["", words["metrics"],
+              f"- {words['mean_running']}: {mean('mean_time_to_running')}",
+              f"- {words['mean_failover']}: {mean('mean_time_to_failover')}",
+              f"- {words['mean_restore']}: {mean('mean_time_to_restore')}",
+              f"- {words['success']}: {words['na'] if rate is None else f'{rate:.0%}'}",
+              f"- {words['api'].format(**summary['api'])}",
+              "", words["machines"]]
+    if not summary["machines"]:
+        lines.append(f"- {words['none']}")
+    for machine in summary["machines"]:
+        lines.append(f"- {machine['id']}: {machine['gpu_name']} - {words[machine['fate']]}")
+    lines.append(bar)
+    return "\n".join(lines)
+
+
+def write(summary: dict, reports_dir: Path, language: str) -> str:
+    """Write metrics.json and the text report; return the text."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    text = render(summary, language)
+    _atomic_write(reports_dir / f"report-{language}.txt", text + "\n")
+    return text
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def check_phases_costed(journey, required=("create", "running", "ssh", "model_install", "snapshot",
+                                          "pause", "resume", "delete")) -> None:
+    """The journey timed each required phase and has a cost."""
+    timed = {p.name for p in journey.metrics.phases if p.seconds > 0}
+    missing = [name for name in required if name not in timed]
+    if missing:
+        raise AssertionError(f"phases without a time: {', '.join(missing)}")
+    journey.settle_costs()
+    if not sum(m.cost for m in journey.metrics.machines) > 0:
+        raise AssertionError("the journey has no cost although it rented a machine")

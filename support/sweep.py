@@ -1,0 +1,166 @@
+"""``python -m support.sweep``: delete whatever this suite may have left alive.
+
+Two sources, so that neither a lost create answer nor a lost ledger hides a
+machine: the ledger (``reports/ledger.jsonl``: created or intended, never
+confirmed deleted) and the API's own listing of everything labelled with the
+suite's label prefix. Most expensive first (instances, then standbys, then
+snapshots); one failure does not stop the rest; ``--dry-run`` only lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+from support import config as configuration
+from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
+from support.cleanup import delete_and_verify
+from support.client import DumontClient, LoginFailed
+from support.ledger import SWEEP_ORDER, Ledger, maybe_alive, read_entries
+from support.target import read_health
+from support.waits import Polling
+
+
+@dataclass
+class Found:
+    kind: str
+    id: str
+    label: str
+    why: str
+
+
+def find_leftovers(client: DumontClient, entries, prefix: str) -> list[Found]:
+    """Everything alive on the server that the ledger or the label prefix points at."""
+    instances = client.list_instances()
+    snapshots = client.list_snapshots()
+    alive_ids = {str(i["id"]) for i in instances}
+    found: dict[tuple, Found] = {}
+    for entry in entries:
+        if entry.kind == "instance":
+            matches = ([i for i in instances if str(i["id"]) == entry.id] if entry.id
+                       else [i for i in instances if i.get("label") == entry.label])
+            for instance in matches:
+                found[("instance", str(instance["id"]))] = Found("instance", str(instance["id"]), entry.label,
+                                                               "in the ledger")
+        elif entry.kind == "snapshot":
+            for snapshot in snapshots:
+                if snapshot.get("id") == entry.id or entry.label in (snapshot.get("tags") or []):
+                    found[("snapshot", snapshot["id"])] = Found("snapshot", snapshot["id"], entry.label,
+                                                               "in the ledger")
+        elif entry.kind == "standby" and entry.id and entry.id in alive_ids:
+            found[("standby", entry.id)] = Found("standby", entry.id, entry.label, "in the ledger")
+    for instance in instances:
+        label = str(instance.get("label") or "")
+        if label.startswith(prefix):
+            found.setdefault(("instance", str(instance["id"])),
+                             Found("instance", str(instance["id"]), label, "label prefix"))
+    for snapshot in snapshots:
+        tags = [t for t in snapshot.get("tags") or [] if str(t).startswith(prefix)]
+        if tags:
+            found.setdefault(("snapshot", snapshot["id"]), Found("snapshot", snapshot["id"], tags[-1],
+                                                                 "label prefix"))
+    return sorted(found.values(), key=lambda f: SWEEP_ORDER[f.kind])
+
+
+def delete_found(client: DumontClient, item: Found, timeout: float, polling: Polling) -> None:
+    if item.kind == "instance":
+        delete_and_verify("instance", item.id, lambda: client.delete_instance(int(item.id)),
+                          lambda: client.get_instance(int(item.id)) is None, timeout=timeout, polling=polling)
+    elif item.kind == "standby":
+        delete_and_verify("standby", item.id,
+                          lambda: client.delete(f"/api/v1/standby/associations/{item.id}",
+                                                params={"keep_gpu": "true"}),
+                          lambda: _standby_gone(client, item.id), timeout=timeout, polling=polling)
+    else:
+        delete_and_verify("snapshot", item.id, lambda: client.delete_snapshot(item.id),
+                          lambda: all(s.get("id") != item.id for s in client.list_snapshots()),
+                          timeout=timeout, polling=polling)
+
+
+def _standby_gone(client: DumontClient, gpu_id: str) -> bool:
+    try:
+        client.get(f"/api/v1/standby/associations/{gpu_id}")
+    except ApiError as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
+def sweep(config, dry_run: bool, out=print) -> int:
+    """Sweep every target the ledger names (and the configured one); 0 when nothing is left alive."""
+    ledger_path = config.reports_dir / "ledger.jsonl"
+    entries = read_entries(ledger_path)
+    targets = {e.get("target") for e in entries if e.get("target")}
+    if config.api_url:
+        targets.add(config.api_url)
+    problems = 0
+    for target in sorted(targets):
+        pending = maybe_alive(entries, target)
+        try:
+            health = read_health(target, config.request_timeout)
+        except configuration.ConfigError:
+            if pending and _embedded(entries, target):
+                # An embedded sandbox took its machines with it when it stopped.
+                gone = Ledger(ledger_path, "sweep", target)
+                for entry in pending:
+                    gone.deleted(entry.kind, entry.label, entry.id, "sweep: embedded sandbox stopped")
+                out(f"{target}: embedded sandbox is gone; {len(pending)} ledger entries closed")
+            elif pending:
+                out(f"{target}: unreachable; {len(pending)} resource(s) may still be alive there")
+                problems += len(pending)
+            continue
+        scale = float((health.get("sandbox") or {}).get("time_scale", 1.0))
+        client = DumontClient(target, config.user, config.password, timeout=config.request_timeout,
+                              backoff=BackoffPolicy(time_scale=scale))
+        try:
+            leftovers = find_leftovers(client, pending, config.label_prefix)
+        except (LoginFailed, ApiError, ConnectionProblem) as error:
+            out(f"{target}: cannot list resources ({error})")
+            problems += 1
+            continue
+        ledger = Ledger(ledger_path, "sweep", target)
+        if not leftovers:
+            out(f"{target}: nothing left alive")
+        failed = set()
+        for item in leftovers:
+            if dry_run:
+                out(f"{target}: would delete {item.kind} {item.id} ({item.label}, {item.why})")
+                continue
+            try:
+                delete_found(client, item, timeout=config.timeouts.delete / scale, polling=Polling(time_scale=scale))
+            except Exception as error:  # report every failure, go on with the rest
+                out(f"{target}: FAILED to delete {item.kind} {item.id}: {error}")
+                problems += 1
+                failed.add(item.label)
+                continue
+            ledger.deleted(item.kind, item.label, item.id, "sweep")
+            out(f"{target}: deleted {item.kind} {item.id} ({item.label}, {item.why})")
+        if not dry_run:
+            # Intents that never became a resource, and entries the server no longer has.
+            for entry in maybe_alive(read_entries(ledger_path), target):
+                if entry.label not in failed:
+                    ledger.deleted(entry.kind, entry.label, entry.id, "sweep: not found on the server")
+    return 1 if problems else 0
+
+
+def _embedded(entries, target: str) -> bool:
+    return any(e.get("target") == target and e.get("embedded") for e in entries)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m support.sweep", description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    args = parser.parse_args(argv)
+    try:
+        config = configuration.load()
+    except configuration.ConfigError as error:
+        for problem in error.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return configuration.EXIT_BAD_CONFIG
+    return sweep(config, args.dry_run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
