@@ -90,9 +90,13 @@ class BackoffPolicy:
         base = min(self.cap, self.first * self.factor ** (attempt - 1))
         return base * rng.uniform(1 - self.jitter, 1 + self.jitter) / self.time_scale
 
+    #: The deadline never shrinks below this (wall seconds), so that a server's
+    #: Retry-After, which is not scaled, can still be honoured against the sandbox.
+    min_deadline: float = 15.0
+
     @property
     def scaled_deadline(self) -> float:
-        return self.deadline / self.time_scale
+        return max(self.deadline / self.time_scale, min(self.deadline, self.min_deadline))
 
 
 def parse_retry_after(value: str | None) -> float | None:

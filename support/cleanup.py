@@ -96,6 +96,8 @@ class Cleanup:
             while self._items:
                 item = self._items.pop()
                 self.outcomes.append(self._settle(item))
+        if any(o.error and o.error.startswith("interrupted") for o in self.outcomes):
+            raise KeyboardInterrupt("interrupted during cleanup")
         return self.outcomes
 
     def _settle(self, item: Tracked) -> Outcome:
@@ -105,6 +107,9 @@ class Cleanup:
         try:
             answered_at = delete_and_verify(item.kind, item.id, item.delete, item.is_gone,
                                             timeout=self.timeout, polling=self.polling)
+        except KeyboardInterrupt:
+            # Only possible without an installed guard; finish the others, then re-raise (see run).
+            return Outcome(item.kind, item.id, item.label, item.description, False, error="interrupted")
         except BaseException as error:  # noqa: B902 - one failure must not stop the others
             return Outcome(item.kind, item.id, item.label, item.description, False, error=str(error))
         self.ledger.deleted(item.kind, item.label, item.id, self.scenario)

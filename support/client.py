@@ -211,7 +211,8 @@ class DumontClient:
     def find_instances_by_label(self, label: str) -> list[dict]:
         return [i for i in self.list_instances() if i.get("label") == label]
 
-    def create_instance(self, offer_id: int, label: str, *, reconcile_wait: float = 5.0, **options) -> dict:
+    def create_instance(self, offer_id: int, label: str, *, reconcile_wait: float | None = None,
+                        **options) -> dict:
         """Create one instance, never two.
 
         Rate limits are retried (the server did nothing). After an ambiguous
@@ -220,6 +221,8 @@ class DumontClient:
         the create is sent again, at most three times in all.
         """
         body = {"offer_id": offer_id, "label": label, **options}
+        if reconcile_wait is None:
+            reconcile_wait = 5.0 / self.backoff.time_scale
         last_error: Exception | None = None
         for attempt in range(3):
             if attempt:

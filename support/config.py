@@ -81,6 +81,12 @@ class Timeouts:
         return (self.create + self.running + self.ssh + self.model_install
                 + self.snapshot + self.pause + self.resume + self.delete)
 
+    def total_for_snapshot_journey(self) -> float:
+        """Two machines' lives: the first until its snapshot is taken, the second until restored."""
+        first = self.create + self.running + self.ssh + self.model_install + self.snapshot + self.delete
+        second = self.create + self.running + self.ssh + self.restore + self.delete
+        return first + second
+
 
 @dataclass(frozen=True)
 class Config:
@@ -172,6 +178,17 @@ class _Reader:
         value = self.raw(name)
         return default if value is None else value
 
+    def required(self, name: str, default: str) -> str:
+        """Like :meth:`text`, but a variable set to nothing is a mistake, not "use the default"."""
+        for source in self.sources:
+            value = source.get(name)
+            if value is not None:
+                if str(value).strip() == "":
+                    self.problems.append(f"{name}: is set but empty")
+                    return default
+                return str(value).strip()
+        return default
+
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.raw(name)
         if value is None:
@@ -261,10 +278,10 @@ def load(userdata: Mapping[str, str] | None = None,
     reader = _reader(userdata, environ, dotenv_path)
 
     api_url = _check_url(reader, reader.text("DUMONT_API_URL"))
-    user = reader.text("TEST_USER", "test@test.com")
+    user = reader.required("TEST_USER", "test@test.com")
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", user):
         reader.problems.append(f"TEST_USER: {user!r} is not an e-mail address")
-    password = reader.text("TEST_PASSWORD", "test123")
+    password = reader.required("TEST_PASSWORD", "test123")
 
     vast_api_key = reader.text("VAST_API_KEY")
     if vast_api_key is not None and not re.fullmatch(r"[A-Za-z0-9_\-]{16,}", vast_api_key):

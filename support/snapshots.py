@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from support.journey import Journey
+import time
+
+from support.journey import Journey, PhaseStart
 
 
 def take(journey: Journey) -> str:
@@ -44,3 +46,37 @@ def check_listed(journey: Journey) -> dict:
                              f"(tags: {snapshot.get('tags')})")
     return snapshot
 
+
+
+def restore_on_new_instance(journey: Journey) -> None:
+    """Rent a new machine like the first, restore the snapshot onto it, and check the model.
+
+    The ``restore`` phase (``time_to_restore``) runs from the new machine's
+    create request until the model is verified on it.
+    """
+    from support import instances, models
+
+    run = journey.run
+    start = PhaseStart.now()
+    instances.create(journey)
+    instances.wait_running(journey, phase="restore_running")
+    instances.connect(journey)
+    with journey.phase("restore_apply"):
+        body = run.client.restore_snapshot(journey.snapshot_id, journey.instance["id"],
+                                           timeout=run.timeouts.restore)
+    if body.get("errors"):
+        raise AssertionError(f"restore of {journey.snapshot_id} reported errors: {body['errors']}")
+    models.verify(journey)
+    journey.record("restore", start, time.monotonic() - start.mono)
+    journey.metrics.extra["files_restored"] = body.get("files_restored")
+
+
+def check_reported(journey: Journey) -> None:
+    """Restore time, snapshot size and throughput are in the metrics."""
+    metrics = journey.metrics
+    size = metrics.extra.get("snapshot_bytes") or 0
+    snapshot_seconds = metrics.time_to_snapshot
+    if not (metrics.time_to_restore > 0 and size > 0 and snapshot_seconds > 0):
+        raise AssertionError(f"missing restore metrics: restore {metrics.time_to_restore} s, "
+                             f"snapshot {size} bytes in {snapshot_seconds} s")
+    metrics.extra["snapshot_throughput_bytes_per_s"] = round(size / snapshot_seconds, 1)

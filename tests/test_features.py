@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TWINS = {
     "quick.feature": "pt/rapido.feature",
     "instance.feature": "pt/instancia.feature",
+    "snapshot.feature": "pt/snapshot.feature",
 }
 
 

@@ -1,0 +1,111 @@
+"""support.costs: metering, the cheapest allowed offer, and the spending guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.costs import Meter, SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
+
+T0 = 1_800_000_000.0       # an epoch
+
+
+def test_meter_running_stopped_running_stop():
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, time_scale=1.0, started_at=T0)
+    meter.change("stopped", at=T0 + 1800)           # 0.5 h running   → 0.18
+    meter.change("running", at=T0 + 5400)           # 1 h stopped     → 0.02
+    meter.stop(at=T0 + 7200)                        # 0.5 h running   → 0.18
+    assert meter.cost() == pytest.approx(0.38)
+    assert meter.stopped_at == T0 + 7200
+    assert meter.cost(now=T0 + 99_999) == pytest.approx(0.38)      # nothing accrues after the stop
+
+
+def test_meter_with_time_scale():
+    # The sandbox runs 60× faster: one wall minute is one billed hour.
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, time_scale=60, started_at=T0)
+    meter.change("stopped", at=T0 + 30)
+    meter.change("running", at=T0 + 90)
+    meter.stop(at=T0 + 120)
+    assert meter.cost() == pytest.approx(0.38)
+
+
+def test_meter_running_cost_before_stop():
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.1, time_scale=1, started_at=T0)
+    assert meter.cost(now=T0 + 360) == pytest.approx(0.1)
+    meter.change("stopped", at=T0 + 3600)
+    assert meter.cost(now=T0 + 7200) == pytest.approx(1.1)
+
+
+def test_meter_ignores_changes_after_stop_and_a_second_stop():
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.0, time_scale=1, started_at=T0)
+    meter.stop(at=T0 + 3600)
+    meter.change("running", at=T0 + 7200)
+    meter.stop(at=T0 + 10_800)
+    assert meter.cost() == pytest.approx(1.0) and meter.stopped_at == T0 + 3600
+
+
+def test_estimate_max_cost():
+    assert estimate_max_cost(0.5, 7200) == pytest.approx(1.0)
+
+
+OFFERS = [
+    {"id": 1, "gpu_name": "RTX 4090", "dph_total": 0.05, "reliability": 0.99},
+    {"id": 2, "gpu_name": "RTX 3060", "dph_total": 0.12, "reliability": 0.90},
+    {"id": 3, "gpu_name": "RTX_A4000", "dph_total": 0.09, "reliability": 0.95},
+    {"id": 4, "gpu_name": "RTX A4000", "dph_total": 0.09, "reliability": 0.99},
+    {"id": 5, "gpu_name": "RTX 3060", "dph_total": 2.50, "reliability": 0.99},
+]
+
+
+def test_choose_cheapest_allowed_under_cap():
+    chosen = choose_cheapest(OFFERS, ("RTX 3060", "RTX A4000"), max_price=1.0)
+    assert chosen["id"] == 4          # the 4090 is cheaper but not allowed; tie on price → more reliable
+
+
+def test_choose_cheapest_respects_cap():
+    chosen = choose_cheapest(OFFERS, ("RTX 3060",), max_price=1.0)
+    assert chosen["id"] == 2
+
+
+def test_no_allowed_gpu_says_so():
+    with pytest.raises(SpendRefused) as caught:
+        choose_cheapest(OFFERS, ("H100",), max_price=10)
+    message = str(caught.value)
+    assert "allowed GPUs H100" in message
+    assert "RTX 4090" in message                     # what was on offer
+    assert "price cap" not in message
+
+
+def test_no_offers_at_all():
+    with pytest.raises(SpendRefused, match="offers seen: none"):
+        choose_cheapest([], ("RTX 3060",), max_price=1)
+
+
+def test_over_the_price_cap_says_so_with_numbers():
+    with pytest.raises(SpendRefused) as caught:
+        choose_cheapest(OFFERS, ("RTX 3060",), max_price=0.10)
+    message = str(caught.value)
+    assert "price cap" in message
+    assert "$0.120/h" in message and "DUMONT_MAX_PRICE=$0.100/h" in message
+
+
+def test_check_affordable_passes():
+    check_affordable(balance=10, estimate=1.5, budget=5, what="instance journey")
+
+
+def test_check_affordable_over_budget_with_numbers():
+    with pytest.raises(SpendRefused) as caught:
+        check_affordable(balance=100, estimate=7.25, budget=5, what="instance journey")
+    message = str(caught.value)
+    assert message.startswith("instance journey:")
+    assert "$7.2500" in message and "DUMONT_BUDGET_USD=$5.00" in message
+
+
+def test_check_affordable_low_balance_with_numbers():
+    with pytest.raises(SpendRefused) as caught:
+        check_affordable(balance=0.5, estimate=1.25, budget=5, what="failover journey")
+    message = str(caught.value)
+    assert "balance $0.5000" in message and "$1.2500" in message
+
+
+def test_spend_refused_is_an_assertion():
+    assert issubclass(SpendRefused, AssertionError)
