@@ -12,7 +12,7 @@ import sys
 
 from support import config as configuration
 from support import report
-from support.allure_out import attach_journey
+from support.allure_out import attach_journey, write_run_files
 from support.journey import Journey
 from support.redact import redact
 from support.run import Run
@@ -80,6 +80,7 @@ def finish_run(run) -> None:
             journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         summary = report.summarize(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)
+        write_run_files(run, summary)
         print("\n" + redact(text, run.secrets()), flush=True)
     finally:
         run.close()

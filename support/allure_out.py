@@ -23,3 +23,11 @@ def attach_journey(journey, secrets: list[str]) -> None:
 
 def attach_command(name: str, output: str, secrets: list[str]) -> None:
     allure.attach(redact(output, secrets), name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def write_run_files(run, summary: dict) -> None:
+    """Run-level files in the results directory (environment, categories, executor).
+
+    allure-behave cannot attach in before_all/after_all, so these are files
+    written next to the results, again on every run.
+    """

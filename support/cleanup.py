@@ -86,6 +86,10 @@ class Cleanup:
                 return item
         return None
 
+    def defer(self, description: str, action) -> None:
+        """Undo a setting at cleanup time, in reverse order with the deletes (no ledger entry)."""
+        self._items.append(Tracked("setting", "", "", action, lambda: True, description))
+
     @property
     def pending(self) -> int:
         return len(self._items)
@@ -101,6 +105,12 @@ class Cleanup:
         return self.outcomes
 
     def _settle(self, item: Tracked) -> Outcome:
+        if item.kind == "setting":
+            try:
+                item.delete()
+            except BaseException as error:  # noqa: B902 - report, go on with the deletes
+                return Outcome(item.kind, "", "", item.description, False, error=str(error))
+            return Outcome(item.kind, "", "", item.description, True)
         if self.keep(item):
             self.ledger.kept(item.kind, item.label, item.id, self.scenario)
             return Outcome(item.kind, item.id, item.label, item.description, False, kept=True)

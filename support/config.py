@@ -81,6 +81,11 @@ class Timeouts:
         return (self.create + self.running + self.ssh + self.model_install
                 + self.snapshot + self.pause + self.resume + self.delete)
 
+    def total_for_failover_journey(self) -> float:
+        """A GPU and its standby through install, failure, failover and failback (the standby is cheap)."""
+        return (self.create + self.running + self.ssh + self.model_install + 2 * self.failover
+                + self.delete)
+
     def total_for_snapshot_journey(self) -> float:
         """Two machines' lives: the first until its snapshot is taken, the second until restored."""
         first = self.create + self.running + self.ssh + self.model_install + self.snapshot + self.delete
@@ -110,6 +115,7 @@ class Config:
     run_id: str
     label_prefix: str
     request_timeout: float
+    standby_sync_interval: float
     sandbox_time_scale: float
     sandbox_seed: int | None
 
@@ -329,6 +335,7 @@ def load(userdata: Mapping[str, str] | None = None,
         run_id=reader.text("DUMONT_RUN_ID") or _new_run_id(),
         label_prefix=reader.text("DUMONT_LABEL_PREFIX", "dumont-acc"),
         request_timeout=reader.number("DUMONT_REQUEST_TIMEOUT", 30.0),
+        standby_sync_interval=reader.number("DUMONT_STANDBY_SYNC_INTERVAL", 30.0),
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
     )

@@ -44,27 +44,27 @@ def check_balance_covers(journey: Journey, seconds: float) -> float:
     return estimate
 
 
-def create(journey: Journey, offer: dict | None = None, kind: str = "instance") -> dict:
+def create(journey: Journey, offer: dict | None = None, skip_standby: bool = True) -> dict:
     """Create an instance from ``offer``; it is in the ledger and the cleanup stack before this returns."""
     run = journey.run
     offer = offer or journey.offer
     if offer is None:
         raise SpendRefused("no offer chosen: choose an offer before creating an instance")
     label = journey.resource_label()
-    run.ledger.intent(kind, label, journey.metrics.test_name)
+    run.ledger.intent("instance", label, journey.metrics.test_name)
     start = PhaseStart.now()
     instance = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
-                                          disk_size=20, skip_standby=True)
+                                          disk_size=20, skip_standby=skip_standby)
     journey.record("create", start, time.monotonic() - start.mono)
     instance_id = instance["id"]
-    run.ledger.created(kind, label, instance_id, journey.metrics.test_name,
+    run.ledger.created("instance", label, instance_id, journey.metrics.test_name,
                        gpu_name=instance.get("gpu_name"), dph_total=instance.get("dph_total"))
-    journey.cleanup.track(kind, label, instance_id,
+    journey.cleanup.track("instance", label, instance_id,
                           delete=lambda: run.client.delete_instance(instance_id),
                           is_gone=lambda: run.client.get_instance(instance_id) is None,
                           description=f"{instance.get('gpu_name')} instance {instance_id}")
     # Billing starts when the server accepts the create; we can only bound that by when we sent it.
-    journey.machine_started({**offer, **instance}, kind, start.epoch)
+    journey.machine_started({**offer, **instance}, "instance", start.epoch)
     journey.instance = instance
     journey.created_start = journey.boot_start = start
     return instance
@@ -116,16 +116,16 @@ def request_pause(journey: Journey) -> None:
     journey.run.client.pause_instance(journey.instance["id"])
 
 
-def wait_stopped(journey: Journey) -> dict:
+def wait_stopped(journey: Journey, phase: str = "pause") -> dict:
     """Wait for ``stopped`` (the real server's word for paused); from then on only disk is billed."""
     run = journey.run
     instance_id = journey.instance["id"]
     since = journey.pause_start
-    waited = wait_for("pause", lambda: run.client.get_instance(instance_id),
+    waited = wait_for(phase, lambda: run.client.get_instance(instance_id),
                       until=lambda i: i is not None and i.get("actual_status") == "stopped",
                       fail_if=lambda i: "the instance disappeared (404) while pausing" if i is None else None,
                       describe=describe, timeout=run.timeouts.pause, polling=run.polling, started_at=since.mono)
-    journey.record("pause", since, waited.seconds)
+    journey.record(phase, since, waited.seconds)
     journey.machine_state(instance_id, "stopped", _epoch(waited.observed_at))
     journey.instance = waited.value
     return waited.value

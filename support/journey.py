@@ -52,11 +52,19 @@ class Journey:
         self.model_manifest: dict[str, str] | None = None
         self.model_name: str | None = None
         self.snapshot_id: str | None = None
-        self.meters: dict[str, Meter] = {}
+        self.meters: dict[tuple[str, str], Meter] = {}
         self.created_start: PhaseStart | None = None
         self.pause_start: PhaseStart | None = None
         self.resume_start: PhaseStart | None = None
         self.boot_start: PhaseStart | None = None     # the last create or resume request
+        # The failover journey's state (support/standby.py).
+        self.standby: dict | None = None
+        self.standby_session = None
+        self.standby_found: dict[str, str] = {}
+        self.written = None
+        self.sync_count_after_writes = 0
+        self.failure_start: PhaseStart | None = None
+        self.failed_at: float | None = None
         self._resources = 0
 
     def resource_label(self) -> str:
@@ -79,44 +87,44 @@ class Journey:
     # -- machines and money ------------------------------------------------------
 
     def machine_started(self, instance: dict, kind: str, at: float) -> MachineRecord:
+        """Start metering a machine (``kind`` "instance" or "standby"; a standby has its GPU's id)."""
         price = float(instance.get("dph_total") or 0.0)
         storage = float(instance.get("storage_dph") or 0.0)
         record = MachineRecord(id=str(instance["id"]), kind=kind, gpu_name=str(instance.get("gpu_name") or "CPU"),
                                price_per_hour=price, created_at=at)
         self.metrics.machines.append(record)
-        self.meters[record.id] = Meter(price, storage, self.run.time_scale, started_at=at)
+        self.meters[(kind, record.id)] = Meter(price, storage, self.run.time_scale, started_at=at)
         if kind == "instance" and self.metrics.instance_id is None:
             self.metrics.instance_id = record.id
             self.metrics.gpu_name = record.gpu_name
             self.metrics.gpu_cost_per_hour = price
         return record
 
-    def machine_state(self, machine_id, state: str, at: float) -> None:
-        meter = self.meters.get(str(machine_id))
+    def machine_state(self, machine_id, state: str, at: float, kind: str = "instance") -> None:
+        meter = self.meters.get((kind, str(machine_id)))
         if meter is not None:
             meter.change(state, at)
 
-    def machine_gone(self, machine_id, at: float, fate: str = "deleted") -> None:
+    def machine_gone(self, machine_id, at: float, fate: str = "deleted", kind: str = "instance") -> None:
         """Billing of the machine stopped at ``at`` (a leaked machine is billed until then at least)."""
-        machine_id = str(machine_id)
         for record in self.metrics.machines:
-            if record.id == machine_id and record.fate == "alive":
+            if record.kind == kind and record.id == str(machine_id) and record.fate == "alive":
                 record.deleted_at = at if fate == "deleted" else None
                 record.fate = fate
-                self.meters[machine_id].stop(at)
+                self.meters[(kind, record.id)].stop(at)
 
     def clean_up(self) -> list:
         """Delete what is still tracked, record each machine's fate, settle the costs."""
         for outcome in self.cleanup.run():
             if outcome.deleted:
-                self.machine_gone(outcome.id, outcome.at or time.time())
+                self.machine_gone(outcome.id, outcome.at or time.time(), kind=outcome.kind)
             elif not outcome.kept:
-                self.machine_gone(outcome.id, time.time(), fate="leaked")
+                self.machine_gone(outcome.id, time.time(), fate="leaked", kind=outcome.kind)
         self.settle_costs()
         return self.cleanup.failures()
 
     def settle_costs(self, now: float | None = None) -> None:
         for record in self.metrics.machines:
-            meter = self.meters.get(record.id)
+            meter = self.meters.get((record.kind, record.id))
             if meter is not None:
                 record.cost = round(meter.cost(now), 6)

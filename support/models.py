@@ -76,14 +76,15 @@ def install(journey: Journey, name: str) -> dict[str, str]:
     with journey.phase("model_install", detail=name):
         journey.session.check(command, timeout=run.timeouts.model_install, what=f"installing model {name}")
     journey.model_name = name
-    journey.model_manifest = read_hashes(journey, name)
+    journey.model_manifest = read_hashes(journey.session, name, run.timeouts.model_install)
     if not journey.model_manifest:
         raise AssertionError(f"model {name} installed no files")
     return journey.model_manifest
 
 
-def read_hashes(journey: Journey, name: str) -> dict[str, str]:
-    result = journey.session.run(hash_listing_command(model_dir(name)), timeout=journey.run.timeouts.model_install)
+def read_hashes(session, name: str, timeout: float) -> dict[str, str]:
+    """The model's files and their sha256, as found on the machine behind ``session``."""
+    result = session.run(hash_listing_command(model_dir(name)), timeout=timeout)
     if not result.ok:
         raise CommandFailed(result, f"hashing model {name}")
     return parse_listing(result.stdout)
@@ -95,7 +96,7 @@ def verify(journey: Journey, name: str | None = None) -> None:
     if journey.model_manifest is None:
         raise AssertionError("no model was installed in this scenario")
     with journey.phase("model_verify", detail=name):
-        found = read_hashes(journey, name)
+        found = read_hashes(journey.session, name, journey.run.timeouts.model_install)
     problems = compare(journey.model_manifest, found)
     if problems:
         raise AssertionError(f"model {name} is not intact on instance {journey.instance['id']}: "

@@ -12,6 +12,7 @@ TWINS = {
     "quick.feature": "pt/rapido.feature",
     "instance.feature": "pt/instancia.feature",
     "snapshot.feature": "pt/snapshot.feature",
+    "failover.feature": "pt/failover.feature",
 }
 
 

@@ -1,0 +1,108 @@
+"""Data written on a machine so that its survival can be proved: a data set and canary files.
+
+Integrity, not existence: every file is hashed where it was written, and a
+copy elsewhere is re-hashed and compared file by file. Canary files are
+written at known moments before a failure; the newest one that reached the
+standby bounds when the last sync happened, and every byte written after it
+and missing on the standby is the data lost (RPO).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from support.models import WORKSPACE, compare, hash_listing_command, parse_listing
+
+DATA_DIR = '"$WS/dataset"'
+CANARY_DIR = '"$WS/canary"'
+
+
+@dataclass
+class Written:
+    """Files the suite wrote, with their hashes, sizes and when each write finished (epoch)."""
+
+    hashes: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    written_at: dict[str, float] = field(default_factory=dict)
+
+    def add(self, hashes: dict[str, str], size: int, at: float) -> None:
+        for path, digest in hashes.items():
+            self.hashes[path] = digest
+            self.sizes[path] = size
+            self.written_at[path] = at
+
+
+def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Written:
+    """``files`` files of ``size_bytes`` random bytes under $WORKSPACE/dataset, hashed on the machine."""
+    command = (f"set -e; {WORKSPACE}; mkdir -p {DATA_DIR}; cd {DATA_DIR}; "
+               f"for i in $(seq -w 1 {files}); do head -c {size_bytes} /dev/urandom > part-$i.bin; done; "
+               f"sync")
+    session.check(command, timeout=timeout, what="writing the data set")
+    hashes = {f"dataset/{path}": digest for path, digest in read(session, DATA_DIR, timeout).items()}
+    written = Written()
+    written.add(hashes, size_bytes, time.time())
+    return written
+
+
+def write_canary(session, written: Written, index: int, size_bytes: int, timeout: float) -> None:
+    """One canary file, ``canary/c<index>.bin``; its write time is when the command returned."""
+    name = f"c{index:04d}.bin"
+    result = session.check(f"set -e; {WORKSPACE}; mkdir -p {CANARY_DIR}; cd {CANARY_DIR}; "
+                           f"head -c {size_bytes} /dev/urandom > {name}; sync; sha256sum {name}",
+                           timeout=timeout, what="writing a canary file")
+    digest = result.stdout.split()[0]
+    written.add({f"canary/{name}": digest}, size_bytes, time.time())
+
+
+def read(session, directory: str, timeout: float) -> dict[str, str]:
+    result = session.run(hash_listing_command(directory), timeout=timeout)
+    return parse_listing(result.stdout) if result.ok else {}
+
+
+def read_all(session, timeout: float) -> dict[str, str]:
+    """Hashes of every data set and canary file on the machine, keyed as in :class:`Written`."""
+    found = {f"dataset/{p}": d for p, d in read(session, DATA_DIR, timeout).items()}
+    found.update({f"canary/{p}": d for p, d in read(session, CANARY_DIR, timeout).items()})
+    return found
+
+
+def verify(written: Written, found: dict[str, str], where: str, exclude_prefix: str = "canary/") -> None:
+    """Every data set file is on ``where`` with the same hash; names each missing or corrupt file."""
+    expected = {p: d for p, d in written.hashes.items() if not p.startswith(exclude_prefix)}
+    problems = compare(expected, found)
+    if problems:
+        raise AssertionError(f"data set not intact on {where}: " + "; ".join(problems))
+
+
+@dataclass
+class DataLoss:
+    """What a failover lost: bytes and files written after the last sync, and for how long."""
+
+    lost_files: list[str]
+    lost_bytes: int
+    rpo_seconds: float | None
+
+
+def measure_loss(written: Written, found: dict[str, str], failed_at: float) -> DataLoss:
+    """Compare what was written with what the standby has.
+
+    RPO seconds: from the failure back to the middle of the gap between the
+    newest canary that survived and the oldest that did not — the moment the
+    last completed sync took its copy lies in that gap.
+    """
+    lost = sorted(p for p, digest in written.hashes.items() if found.get(p) != digest)
+    lost_bytes = sum(written.sizes[p] for p in lost)
+    canaries = sorted((written.written_at[p], p) for p in written.hashes if p.startswith("canary/"))
+    kept = [t for t, p in canaries if p not in lost]
+    missing = [t for t, p in canaries if p in lost]
+    if not canaries:
+        rpo = None
+    elif not missing:
+        rpo = 0.0
+    else:
+        newest_kept = max(kept) if kept else min(missing)
+        oldest_lost = min(t for t in missing if t >= newest_kept) if kept else min(missing)
+        sync_moment = (newest_kept + oldest_lost) / 2 if kept else oldest_lost
+        rpo = max(0.0, failed_at - sync_moment)
+    return DataLoss(lost, lost_bytes, rpo)
