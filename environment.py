@@ -7,8 +7,6 @@ ledger on disk for ``make sweep`` after a ``kill -9``.
 """
 
 import atexit
-import os
-import sys
 
 from support import config as configuration
 from support import report
@@ -23,13 +21,7 @@ def before_all(context):
         config = configuration.load(context.config.userdata)
         context.run = Run.start(config)
     except configuration.ConfigError as error:
-        for problem in error.problems:
-            print(f"configuration error: {problem}", file=sys.stderr)
-        sys.stderr.flush()
-        sys.stdout.flush()
-        # behave turns any exception in before_all, SystemExit included, into exit code 1;
-        # nothing has been created yet, so leave with the configuration exit code at once.
-        os._exit(configuration.EXIT_BAD_CONFIG)
+        configuration.exit_with_problems(error.problems)
     run = context.run
     run.guard.alive_count = run.alive_count
     run.guard.install()

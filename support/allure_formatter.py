@@ -10,10 +10,14 @@ from __future__ import annotations
 from allure_behave.formatter import AllureFormatter as _AllureFormatter
 from behave.formatter.base import StreamOpener
 
-from support.config import reports_dir
+from support.config import exit_with_problems, reports_dir, writable_dir_problem
 
 
 class AllureFormatter(_AllureFormatter):
     def __init__(self, stream_opener, config):
-        target = reports_dir(config.userdata) / "allure-results"
-        super().__init__(StreamOpener(filename=str(target)), config)
+        folder = reports_dir(config.userdata)
+        problem = writable_dir_problem(folder)
+        if problem:
+            # Formatters are built before any hook: report it the way before_all would.
+            exit_with_problems([problem])
+        super().__init__(StreamOpener(filename=str(folder / "allure-results")), config)

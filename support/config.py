@@ -251,13 +251,37 @@ def _check_gpus(reader: _Reader, text: str) -> tuple[str, ...]:
     return tuple(gpus)
 
 
-def _check_reports_dir(reader: _Reader, path: Path) -> Path:
+def writable_dir_problem(path: Path) -> str | None:
+    """None if ``path`` is (or can be made) a writable directory, else the problem in one line."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
             pass
     except OSError as error:
-        reader.problems.append(f"DUMONT_REPORTS_DIR: cannot write to {str(path)!r} ({error.strerror})")
+        return f"DUMONT_REPORTS_DIR: cannot write to {str(path)!r} ({error.strerror})"
+    return None
+
+
+def exit_with_problems(problems: list[str]) -> None:
+    """Print each problem on its own line and leave with exit code 2, at once.
+
+    behave turns any exception raised in its hooks or formatters, SystemExit
+    included, into exit code 1 or a traceback; nothing has been created yet
+    when this is called, so leaving at once is safe.
+    """
+    import sys
+
+    for problem in problems:
+        print(f"configuration error: {problem}", file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(EXIT_BAD_CONFIG)
+
+
+def _check_reports_dir(reader: _Reader, path: Path) -> Path:
+    problem = writable_dir_problem(path)
+    if problem:
+        reader.problems.append(problem)
     return path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import run_behave
+from tests.behave_run import run_behave
 
 TIME_TOLERANCE = 0.05
 COST_TOLERANCE = 0.01

@@ -1,4 +1,4 @@
-"""Running behave as a subprocess against a sandbox this test started, then reading its ground truth."""
+"""Running behave as a subprocess against a sandbox a test started, then reading its ground truth."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-import sandbox
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -45,8 +41,3 @@ def run_behave(features: list[str], reports: Path, url: str | None, run_id: str,
     return BehaveRun(done.returncode, done.stdout, done.stderr, reports, run_id)
 
 
-@pytest.fixture
-def sandbox_server(tmp_path):
-    handle = sandbox.start(data_dir=tmp_path / "sandbox", time_scale=60.0, seed=7)
-    yield handle
-    handle.stop()

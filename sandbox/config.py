@@ -1,0 +1,215 @@
+"""Sandbox configuration: command-line flags, SANDBOX_* environment variables, defaults.
+
+Precedence: flag > environment variable > default. Every flag ``--some-flag`` has the
+environment twin ``SANDBOX_SOME_FLAG``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8766
+DEFAULT_DATA_DIR = "./.sandbox-data"
+DEFAULT_TIME_SCALE = 60.0
+DEFAULT_SIZE_SCALE = 1000.0
+DEFAULT_START_BALANCE = 50.0
+DEFAULT_RATE = 5.0      # nominal requests per second per account
+DEFAULT_BURST = 20
+RATE_LIMIT_MODES = ("500", "429", "429-retry-after")
+DEFAULT_ACCOUNT = ("test@test.com", "test123")
+
+
+@dataclass
+class Config:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    time_scale: float = DEFAULT_TIME_SCALE
+    size_scale: float = DEFAULT_SIZE_SCALE
+    seed: Optional[int] = None
+    rate: Optional[float] = DEFAULT_RATE          # None = rate limiting off
+    burst: int = DEFAULT_BURST
+    rate_limit_mode: str = "500"
+    start_balance: float = DEFAULT_START_BALANCE
+    admin_token: Optional[str] = None
+    offers_file: Optional[Path] = None
+    ssh_ready_delay: Optional[float] = None        # nominal seconds; overrides the ssh_ready distribution
+    ready_file: Optional[Path] = None
+    timings: Dict[str, Any] = field(default_factory=dict)
+    models: Optional[Dict[str, float]] = None      # name -> nominal bytes
+    max_instances: int = 100                       # live instances per account (team quota -> 429)
+    log_level: str = "warning"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+
+def _env(name: str) -> Optional[str]:
+    value = os.environ.get("SANDBOX_" + name.upper().replace("-", "_"))
+    return value if value not in (None, "") else None
+
+
+def parse_rate_limit(text: str):
+    """'RATE/BURST', 'RATE' or 'off' -> (rate or None, burst or None)."""
+    text = str(text).strip().lower()
+    if text in ("off", "none", "0", "false", "no"):
+        return None, None
+    if "/" in text:
+        rate_s, burst_s = text.split("/", 1)
+        rate, burst = float(rate_s), int(float(burst_s))
+    else:
+        rate, burst = float(text), None
+    if rate < 0 or (burst is not None and burst < 1):
+        raise ValueError("rate must be >= 0 and burst >= 1")
+    return (rate or None), burst
+
+
+def _load_json_arg(text: str) -> Any:
+    text = text.strip()
+    if text.startswith("@"):
+        return json.loads(Path(text[1:]).read_text())
+    if not text.startswith(("{", "[")) and Path(text).is_file():
+        return json.loads(Path(text).read_text())
+    return json.loads(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Local Dumont Cloud sandbox (every flag also reads SANDBOX_<FLAG> from the environment).")
+    p.add_argument("--host", help=f"bind address (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, help=f"HTTP port, 0 = a free port (default {DEFAULT_PORT})")
+    p.add_argument("--data-dir", help=f"state directory (default {DEFAULT_DATA_DIR})")
+    p.add_argument("--time-scale", type=float, help=f"nominal seconds per wall second (default {DEFAULT_TIME_SCALE:g})")
+    p.add_argument("--size-scale", type=float, help=f"nominal bytes per real byte (default {DEFAULT_SIZE_SCALE:g})")
+    p.add_argument("--seed", type=int, help="seed for durations, faults and model contents (default: random)")
+    p.add_argument("--rate-limit", help=f"RATE/BURST in nominal req/s, or 'off' (default {DEFAULT_RATE:g}/{DEFAULT_BURST})")
+    p.add_argument("--rate-limit-mode", choices=RATE_LIMIT_MODES, help="how a limited request is answered (default 500)")
+    p.add_argument("--start-balance", type=float, help=f"starting balance of new accounts in $ (default {DEFAULT_START_BALANCE:g})")
+    p.add_argument("--admin-token", help="admin token (default: random, kept in <data-dir>/admin-token, mode 0600)")
+    p.add_argument("--offers-file", help="JSON list of offers replacing the built-in catalogue")
+    p.add_argument("--ssh-ready-delay", type=float, help="fixed nominal seconds between running and SSH ready")
+    p.add_argument("--ready-file", help="write {url, admin_token, pid} as JSON here once serving")
+    p.add_argument("--timings", help="JSON object (or @file) overriding duration distributions")
+    p.add_argument("--models", help='JSON object (or @file) {"name": nominal_bytes} replacing the model mirror')
+    p.add_argument("--max-instances", type=int, help="live instances per account before 429 team quota (default 100)")
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="log level (default warning)")
+    return p
+
+
+def load_config(argv: Optional[Sequence[str]] = None) -> Config:
+    args = build_parser().parse_args(argv)
+
+    def pick(attr: str, env_name: str, conv=str):
+        value = getattr(args, attr)
+        if value is not None:
+            return value
+        raw = _env(env_name)
+        if raw is None:
+            return None
+        try:
+            return conv(raw)
+        except ValueError as exc:
+            raise SystemExit(f"bad SANDBOX_{env_name.upper().replace('-', '_')}={raw!r}: {exc}")
+
+    cfg = Config()
+    v = pick("host", "host")
+    if v is not None:
+        cfg.host = v
+    v = pick("port", "port", int)
+    if v is not None:
+        cfg.port = v
+    v = pick("data_dir", "data_dir")
+    if v is not None:
+        cfg.data_dir = Path(v)
+    v = pick("time_scale", "time_scale", float)
+    if v is not None:
+        cfg.time_scale = v
+    v = pick("size_scale", "size_scale", float)
+    if v is not None:
+        cfg.size_scale = v
+    v = pick("seed", "seed", int)
+    if v is not None:
+        cfg.seed = v
+    v = pick("rate_limit", "rate_limit")
+    if v is not None:
+        try:
+            rate, burst = parse_rate_limit(v)
+        except ValueError as exc:
+            raise SystemExit(f"bad --rate-limit {v!r}: {exc}")
+        cfg.rate = rate
+        if burst is not None:
+            cfg.burst = burst
+    v = pick("rate_limit_mode", "rate_limit_mode")
+    if v is not None:
+        if v not in RATE_LIMIT_MODES:
+            raise SystemExit(f"bad rate limit mode {v!r}; one of {', '.join(RATE_LIMIT_MODES)}")
+        cfg.rate_limit_mode = v
+    v = pick("start_balance", "start_balance", float)
+    if v is not None:
+        cfg.start_balance = v
+    v = pick("admin_token", "admin_token")
+    if v is not None:
+        cfg.admin_token = v
+    v = pick("offers_file", "offers_file")
+    if v is not None:
+        cfg.offers_file = Path(v)
+    v = pick("ssh_ready_delay", "ssh_ready_delay", float)
+    if v is not None:
+        cfg.ssh_ready_delay = v
+    v = pick("ready_file", "ready_file")
+    if v is not None:
+        cfg.ready_file = Path(v)
+    v = pick("timings", "timings")
+    if v is not None:
+        try:
+            cfg.timings = dict(_load_json_arg(v))
+        except (ValueError, OSError, TypeError) as exc:
+            raise SystemExit(f"bad --timings: {exc}")
+    v = pick("models", "models")
+    if v is not None:
+        try:
+            cfg.models = {str(k): float(n) for k, n in dict(_load_json_arg(v)).items()}
+        except (ValueError, OSError, TypeError) as exc:
+            raise SystemExit(f"bad --models: {exc}")
+    v = pick("max_instances", "max_instances", int)
+    if v is not None:
+        cfg.max_instances = v
+    v = pick("log_level", "log_level")
+    if v is not None:
+        cfg.log_level = v
+    if cfg.time_scale <= 0 or cfg.size_scale <= 0:
+        raise SystemExit("--time-scale and --size-scale must be > 0")
+    if cfg.ssh_ready_delay is not None:
+        cfg.timings.setdefault("ssh_ready", cfg.ssh_ready_delay)
+    return cfg
+
+
+def resolve_admin_token(cfg: Config) -> str:
+    """The admin token: given, else the one kept in the data dir, else a new random one.
+
+    Always (re)written to <data-dir>/admin-token with mode 0600; never printed.
+    """
+    path = cfg.admin_token_file
+    token = cfg.admin_token
+    if token is None and path.is_file():
+        token = path.read_text().strip() or None
+    if token is None:
+        token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.chmod(path, 0o600)
+    cfg.admin_token = token
+    return token
+
+
+def list_knobs() -> List[str]:
+    return [a.option_strings[0] for a in build_parser()._actions if a.option_strings and a.dest != "help"]
