@@ -26,6 +26,7 @@ def before_all(context):
     run.guard.alive_count = run.alive_count
     run.guard.install()
     atexit.register(finish_run, run)
+    run.sweep_earlier_runs()
     print(f"Dumont Acceptance run {config.run_id} against {run.target.mode} {run.target.url}"
           + (f" (time ×{run.time_scale:g})" if run.target.is_sandbox else ""), flush=True)
 
@@ -59,10 +60,13 @@ def after_all(context):
     run = getattr(context, "run", None)
     if run is not None:
         finish_run(run)
+        if run.leaks:
+            raise AssertionError("resources of this run are still alive (see LEAKED in the report): "
+                                 + ", ".join(f"{leak['kind']} {leak['id']}" for leak in run.leaks))
 
 
 def finish_run(run) -> None:
-    """Clean up what interrupted scenarios left, then write and print the report. Runs once."""
+    """Clean up what interrupted scenarios left, check for leaks, write and print the report. Runs once."""
     if run.finished:
         return
     run.finished = True
@@ -70,6 +74,7 @@ def finish_run(run) -> None:
         for journey in run.open_journeys():
             journey.clean_up()
             journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
+        run.check_leaks()
         summary = report.summarize(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)
         write_run_files(run, summary)

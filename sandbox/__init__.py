@@ -215,13 +215,26 @@ def _rate_limit_arg(rate_limit: Any) -> str:
     return str(rate_limit)
 
 
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent goes away."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the sandbox then outlives a killed parent
+
+
 def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: float = 60.0,
           seed: Optional[int] = None, rate_limit: Any = None, rate_limit_mode: Optional[str] = None,
           start_balance: Optional[float] = None, extra_args: Iterable[str] = (),
-          env: Optional[Mapping[str, str]] = None, timeout: float = 30) -> Sandbox:
+          env: Optional[Mapping[str, str]] = None, timeout: float = 30,
+          die_with_parent: bool = True) -> Sandbox:
     """Start `python -m sandbox` in its own process group and wait until it serves.
 
     rate_limit: None (server default), "off"/False/0, "RATE/BURST" or (rate, burst).
+    die_with_parent: on Linux the sandbox gets SIGTERM when this process dies, even by
+    SIGKILL, so an embedded sandbox never outlives the run that started it.
     """
     owns = data_dir is None
     ddir = Path(tempfile.mkdtemp(prefix="dumont-sandbox-")) if owns else Path(data_dir)
@@ -246,7 +259,8 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
     log_fh = open(log_path, "ab")
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-                                env=full_env, cwd=str(ddir), start_new_session=True)
+                                env=full_env, cwd=str(ddir), start_new_session=True,
+                                preexec_fn=_terminate_with_parent if die_with_parent else None)
     finally:
         log_fh.close()
     deadline = time.monotonic() + timeout

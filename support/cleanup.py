@@ -18,6 +18,15 @@ class Tracked:
     delete: Callable[[], object]
     is_gone: Callable[[], bool]
     description: str
+    timeout: float | None = None      # overrides the cleanup's delete timeout
+    find: Callable[[], list] | None = None   # ids under this label, while the id is unknown
+
+    def created(self, resource_id, delete: Callable[[], object], is_gone: Callable[[], bool],
+                description: str) -> None:
+        """The create answered: from now on the resource is known by its id."""
+        self.id = str(resource_id)
+        self.delete, self.is_gone, self.description = delete, is_gone, description
+        self.timeout = None
 
 
 @dataclass
@@ -73,8 +82,38 @@ class Cleanup:
         self._items: list[Tracked] = []
         self.outcomes: list[Outcome] = []
 
-    def track(self, kind: str, label: str, resource_id, delete, is_gone, description: str = "") -> None:
-        self._items.append(Tracked(kind, label, str(resource_id), delete, is_gone, description or kind))
+    def track(self, kind: str, label: str, resource_id, delete, is_gone, description: str = "") -> Tracked:
+        item = Tracked(kind, label, str(resource_id), delete, is_gone, description or kind)
+        self._items.append(item)
+        return item
+
+    def track_by_label(self, kind: str, label: str, find: Callable[[], list], delete_one: Callable[[object], object],
+                       settle: float, description: str) -> Tracked:
+        """Track a resource *before* the request that creates it.
+
+        If that request is cut short (interrupt, lost answer), the server may
+        still create the resource, even some time later: until it is
+        :meth:`Tracked.created`, cleanup looks it up by ``label`` and keeps
+        looking for ``settle`` seconds after the request was sent.
+        """
+        sent = time.monotonic()
+
+        def delete():
+            for resource_id in find():
+                delete_one(resource_id)
+
+        def is_gone():
+            return not find() and time.monotonic() > sent + settle
+
+        item = self.track(kind, label, "", delete, is_gone, description)
+        item.timeout = settle + self.timeout
+        item.find = find
+        return item
+
+    def refused(self, item: Tracked) -> None:
+        """The create request answered with an error: nothing will appear later."""
+        item.is_gone = lambda: not item.find()
+        item.timeout = None
 
     def forget(self, kind: str, resource_id, deleted_at: float) -> Tracked | None:
         """A step deleted and verified this resource itself: record it as deleted."""
@@ -115,8 +154,8 @@ class Cleanup:
             self.ledger.kept(item.kind, item.label, item.id, self.scenario)
             return Outcome(item.kind, item.id, item.label, item.description, False, kept=True)
         try:
-            answered_at = delete_and_verify(item.kind, item.id, item.delete, item.is_gone,
-                                            timeout=self.timeout, polling=self.polling)
+            answered_at = delete_and_verify(item.kind, item.id or item.label, item.delete, item.is_gone,
+                                            timeout=item.timeout or self.timeout, polling=self.polling)
         except KeyboardInterrupt:
             # Only possible without an installed guard; finish the others, then re-raise (see run).
             return Outcome(item.kind, item.id, item.label, item.description, False, error="interrupted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from support.backoff import ApiError
 from support.cleanup import delete_and_verify
 from support.costs import SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
 from support.journey import Journey, PhaseStart
@@ -52,17 +53,25 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
         raise SpendRefused("no offer chosen: choose an offer before creating an instance")
     label = journey.resource_label()
     run.ledger.intent("instance", label, journey.metrics.test_name)
+    pending = journey.cleanup.track_by_label(
+        "instance", label, find=lambda: [i["id"] for i in run.client.find_instances_by_label(label)],
+        delete_one=run.client.delete_instance, settle=run.timeouts.create,
+        description=f"instance labelled {label}")
     start = PhaseStart.now()
-    instance = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
-                                          disk_size=20, skip_standby=skip_standby)
+    try:
+        instance = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
+                                              disk_size=20, skip_standby=skip_standby)
+    except ApiError:
+        # A definite refusal (the client already reconciled ambiguous failures by label).
+        journey.cleanup.refused(pending)
+        raise
     journey.record("create", start, time.monotonic() - start.mono)
     instance_id = instance["id"]
     run.ledger.created("instance", label, instance_id, journey.metrics.test_name,
                        gpu_name=instance.get("gpu_name"), dph_total=instance.get("dph_total"))
-    journey.cleanup.track("instance", label, instance_id,
-                          delete=lambda: run.client.delete_instance(instance_id),
-                          is_gone=lambda: run.client.get_instance(instance_id) is None,
-                          description=f"{instance.get('gpu_name')} instance {instance_id}")
+    pending.created(instance_id, delete=lambda: run.client.delete_instance(instance_id),
+                    is_gone=lambda: run.client.get_instance(instance_id) is None,
+                    description=f"{instance.get('gpu_name')} instance {instance_id}")
     # Billing starts when the server accepts the create; we can only bound that by when we sent it.
     journey.machine_started({**offer, **instance}, "instance", start.epoch)
     journey.instance = instance

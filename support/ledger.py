@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KINDS = ("instance", "standby", "snapshot")
@@ -28,6 +29,20 @@ class Entry:
     run_id: str
     target: str
     scenario: str
+    host: str = field(default="", compare=False)     # who wrote it: the sweeper spares live runs
+    pid: int = field(default=0, compare=False)
+
+    def owner_gone(self) -> bool:
+        """True when the run that wrote this entry is surely over (same host, process gone)."""
+        if not self.pid or self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
 
 class Ledger:
@@ -57,7 +72,8 @@ class Ledger:
             raise ValueError(f"unknown resource kind {kind!r}")
         self._append({"t": round(time.time(), 3), "event": event, "kind": kind, "label": label,
                       "id": None if resource_id is None else str(resource_id), "run_id": self.run_id,
-                      "target": self.target, "embedded": self.embedded, "scenario": scenario, **extra})
+                      "target": self.target, "embedded": self.embedded, "scenario": scenario,
+                      "host": socket.gethostname(), "pid": os.getpid(), **extra})
 
     def intent(self, kind: str, label: str, scenario: str = "") -> None:
         """About to create: written before the request leaves."""
@@ -101,7 +117,7 @@ def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
             continue
         kind, label, rid = record["kind"], record["label"], record.get("id")
         entry = Entry(kind, label, rid, record.get("run_id", ""), record.get("target", ""),
-                      record.get("scenario", ""))
+                      record.get("scenario", ""), record.get("host", ""), int(record.get("pid") or 0))
         if record["event"] == "intent":
             state.setdefault((kind, label, None), entry)
         elif record["event"] == "created":

@@ -12,8 +12,10 @@ from support.backoff import BackoffPolicy
 from support.client import CallLog, DumontClient, LoginFailed
 from support.config import Config, ConfigError, Timeouts
 from support.interrupts import InterruptGuard
-from support.ledger import Ledger
+from support.leaks import find_leaks
+from support.ledger import Ledger, maybe_alive, read_entries
 from support.ssh import SshKey
+from support.sweep import sweep_target
 from support.target import Target, start_target
 from support.waits import Polling
 
@@ -86,6 +88,27 @@ class Run:
             return None
         return ("this scenario rents paid machines on the real service: "
                 "set DUMONT_ALLOW_SPEND=1 to allow it")
+
+    def sweep_earlier_runs(self, out=print) -> int:
+        """Delete the leftovers of earlier runs on this target whose process is gone (kill -9)."""
+        if self.target.sandbox is not None:
+            return 0  # a sandbox we just started has nothing from before
+        dead = [e for e in maybe_alive(read_entries(self.ledger.path), self.target.url) if e.owner_gone()]
+        if not dead:
+            return 0
+        out(f"Cleaning up {len(dead)} resource(s) left by earlier runs that did not finish")
+        return sweep_target(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.url), dead,
+                            prefix=None, delete_timeout=self.timeouts.delete, polling=self.polling, out=out)
+
+    def check_leaks(self) -> list[dict]:
+        """Ask the API for anything still under this run's label; mark those machines LEAKED."""
+        self.leaks = find_leaks(self)
+        leaked = {(leak["kind"], str(leak["id"])) for leak in self.leaks}
+        for journey in self.journeys:
+            for machine in journey.metrics.machines:
+                if (machine.kind, machine.id) in leaked:
+                    machine.fate = "leaked"
+        return self.leaks
 
     def secrets(self) -> list[str]:
         """Every secret value this run knows, for redaction."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from support.backoff import ApiError
 from support.journey import Journey, PhaseStart
 
 
@@ -13,16 +14,22 @@ def take(journey: Journey) -> str:
     label = journey.resource_label()
     run.ledger.intent("snapshot", label, journey.metrics.test_name)
     tags = [run.config.run_label, label]
-    # The server answers when the archive is done: the read timeout is the snapshot's time limit.
-    with journey.phase("snapshot") as start:
-        body = run.client.create_snapshot(journey.instance["id"], tags=tags, timeout=run.timeouts.snapshot)
+    # The create is synchronous and may finish on the server after we stopped waiting for it.
+    pending = journey.cleanup.track_by_label(
+        "snapshot", label, find=lambda: [s["id"] for s in run.client.list_snapshots() if label in (s.get("tags") or [])],
+        delete_one=run.client.delete_snapshot, settle=run.timeouts.snapshot, description=f"snapshot labelled {label}")
+    try:
+        # The server answers when the archive is done: the read timeout is the snapshot's time limit.
+        with journey.phase("snapshot") as start:
+            body = run.client.create_snapshot(journey.instance["id"], tags=tags, timeout=run.timeouts.snapshot)
+    except ApiError:
+        journey.cleanup.refused(pending)
+        raise
     snapshot_id = body["snapshot_id"]
     run.ledger.created("snapshot", label, snapshot_id, journey.metrics.test_name,
                        bytes=body.get("data_added") or body.get("total_bytes_processed"))
-    journey.cleanup.track("snapshot", label, snapshot_id,
-                          delete=lambda: run.client.delete_snapshot(snapshot_id),
-                          is_gone=lambda: find(journey, snapshot_id) is None,
-                          description=f"snapshot {snapshot_id[:8]}")
+    pending.created(snapshot_id, delete=lambda: run.client.delete_snapshot(snapshot_id),
+                    is_gone=lambda: find(journey, snapshot_id) is None, description=f"snapshot {snapshot_id[:8]}")
     journey.snapshot_id = snapshot_id
     journey.metrics.extra["snapshot_bytes"] = body.get("total_bytes_processed") or body.get("data_added")
     journey.metrics.extra["snapshot_started_at"] = start.epoch

@@ -3,8 +3,13 @@
 Two sources, so that neither a lost create answer nor a lost ledger hides a
 machine: the ledger (``reports/ledger.jsonl``: created or intended, never
 confirmed deleted) and the API's own listing of everything labelled with the
-suite's label prefix. Most expensive first (instances, then standbys, then
-snapshots); one failure does not stop the rest; ``--dry-run`` only lists.
+suite's label prefix. Resources of a run that is still going on (its process
+is alive on this host) are left alone. Most expensive first (instances, then
+standbys, then snapshots); one failure does not stop the rest; ``--dry-run``
+only lists.
+
+Every run also calls :func:`sweep_target` at its start for the leftovers of
+earlier runs on the same target whose process is gone (e.g. ``kill -9``).
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ class Found:
     why: str
 
 
-def find_leftovers(client: DumontClient, entries, prefix: str) -> list[Found]:
-    """Everything alive on the server that the ledger or the label prefix points at."""
+def find_leftovers(client: DumontClient, entries, prefix: str | None, protected_runs=()) -> list[Found]:
+    """Everything alive on the server that ``entries`` or the label ``prefix`` point at.
+
+    Labels containing a run id from ``protected_runs`` (runs still going on) are skipped.
+    """
     instances = client.list_instances()
     snapshots = client.list_snapshots()
     alive_ids = {str(i["id"]) for i in instances}
@@ -50,16 +58,20 @@ def find_leftovers(client: DumontClient, entries, prefix: str) -> list[Found]:
                                                                "in the ledger")
         elif entry.kind == "standby" and entry.id and entry.id in alive_ids:
             found[("standby", entry.id)] = Found("standby", entry.id, entry.label, "in the ledger")
-    for instance in instances:
-        label = str(instance.get("label") or "")
-        if label.startswith(prefix):
-            found.setdefault(("instance", str(instance["id"])),
-                             Found("instance", str(instance["id"]), label, "label prefix"))
-    for snapshot in snapshots:
-        tags = [t for t in snapshot.get("tags") or [] if str(t).startswith(prefix)]
-        if tags:
-            found.setdefault(("snapshot", snapshot["id"]), Found("snapshot", snapshot["id"], tags[-1],
-                                                                 "label prefix"))
+    if prefix:
+        def unprotected(label: str) -> bool:
+            return not any(run_id and run_id in label for run_id in protected_runs)
+
+        for instance in instances:
+            label = str(instance.get("label") or "")
+            if label.startswith(prefix) and unprotected(label):
+                found.setdefault(("instance", str(instance["id"])),
+                                 Found("instance", str(instance["id"]), label, "label prefix"))
+        for snapshot in snapshots:
+            tags = [t for t in snapshot.get("tags") or [] if str(t).startswith(prefix) and unprotected(str(t))]
+            if tags:
+                found.setdefault(("snapshot", snapshot["id"]),
+                                 Found("snapshot", snapshot["id"], tags[-1], "label prefix"))
     return sorted(found.values(), key=lambda f: SWEEP_ORDER[f.kind])
 
 
@@ -88,6 +100,33 @@ def _standby_gone(client: DumontClient, gpu_id: str) -> bool:
     return False
 
 
+def sweep_target(client: DumontClient, ledger: Ledger, entries, *, prefix: str | None, protected_runs=(),
+                 delete_timeout: float, polling: Polling, dry_run: bool = False, out=print) -> int:
+    """Delete what ``entries`` (and ``prefix``) point at on one target; the number of failures."""
+    target = client.base_url
+    leftovers = find_leftovers(client, entries, prefix, protected_runs)
+    failed = set()
+    for item in leftovers:
+        if dry_run:
+            out(f"{target}: would delete {item.kind} {item.id} ({item.label}, {item.why})")
+            continue
+        try:
+            delete_found(client, item, timeout=delete_timeout, polling=polling)
+        except Exception as error:  # report every failure, go on with the rest
+            out(f"{target}: FAILED to delete {item.kind} {item.id}: {error}")
+            failed.add(item.label)
+            continue
+        ledger.deleted(item.kind, item.label, item.id, "sweep")
+        out(f"{target}: deleted {item.kind} {item.id} ({item.label}, {item.why})")
+    if not dry_run:
+        # What the ledger still lists but the server does not have: intents that never became a
+        # resource, and resources already gone.
+        for entry in entries:
+            if entry.label not in failed and not any(f.label == entry.label for f in leftovers):
+                ledger.deleted(entry.kind, entry.label, entry.id, "sweep: not found on the server")
+    return len(failed)
+
+
 def sweep(config, dry_run: bool, out=print) -> int:
     """Sweep every target the ledger names (and the configured one); 0 when nothing is left alive."""
     ledger_path = config.reports_dir / "ledger.jsonl"
@@ -98,50 +137,36 @@ def sweep(config, dry_run: bool, out=print) -> int:
     problems = 0
     for target in sorted(targets):
         pending = maybe_alive(entries, target)
+        running = {e.run_id for e in pending if not e.owner_gone() and e.pid}
+        mine = [e for e in pending if e.run_id not in running]
+        for run_id in sorted(running):
+            out(f"{target}: run {run_id} is still going on; its resources are left to it")
         try:
             health = read_health(target, config.request_timeout)
         except configuration.ConfigError:
-            if pending and _embedded(entries, target):
+            if mine and _embedded(entries, target):
                 # An embedded sandbox took its machines with it when it stopped.
                 gone = Ledger(ledger_path, "sweep", target)
-                for entry in pending:
+                for entry in mine:
                     gone.deleted(entry.kind, entry.label, entry.id, "sweep: embedded sandbox stopped")
-                out(f"{target}: embedded sandbox is gone; {len(pending)} ledger entries closed")
-            elif pending:
-                out(f"{target}: unreachable; {len(pending)} resource(s) may still be alive there")
-                problems += len(pending)
+                out(f"{target}: embedded sandbox is gone; {len(mine)} ledger entries closed")
+            elif mine:
+                out(f"{target}: unreachable; {len(mine)} resource(s) may still be alive there")
+                problems += len(mine)
             continue
         scale = float((health.get("sandbox") or {}).get("time_scale", 1.0))
         client = DumontClient(target, config.user, config.password, timeout=config.request_timeout,
                               backoff=BackoffPolicy(time_scale=scale))
         try:
-            leftovers = find_leftovers(client, pending, config.label_prefix)
+            problems += sweep_target(client, Ledger(ledger_path, "sweep", target), mine,
+                                     prefix=config.label_prefix, protected_runs=running,
+                                     delete_timeout=config.timeouts.delete / scale,
+                                     polling=Polling(time_scale=scale), dry_run=dry_run, out=out)
         except (LoginFailed, ApiError, ConnectionProblem) as error:
             out(f"{target}: cannot list resources ({error})")
             problems += 1
-            continue
-        ledger = Ledger(ledger_path, "sweep", target)
-        if not leftovers:
-            out(f"{target}: nothing left alive")
-        failed = set()
-        for item in leftovers:
-            if dry_run:
-                out(f"{target}: would delete {item.kind} {item.id} ({item.label}, {item.why})")
-                continue
-            try:
-                delete_found(client, item, timeout=config.timeouts.delete / scale, polling=Polling(time_scale=scale))
-            except Exception as error:  # report every failure, go on with the rest
-                out(f"{target}: FAILED to delete {item.kind} {item.id}: {error}")
-                problems += 1
-                failed.add(item.label)
-                continue
-            ledger.deleted(item.kind, item.label, item.id, "sweep")
-            out(f"{target}: deleted {item.kind} {item.id} ({item.label}, {item.why})")
-        if not dry_run:
-            # Intents that never became a resource, and entries the server no longer has.
-            for entry in maybe_alive(read_entries(ledger_path), target):
-                if entry.label not in failed:
-                    ledger.deleted(entry.kind, entry.label, entry.id, "sweep: not found on the server")
+    if not problems:
+        out("nothing left alive" if not dry_run else "dry run: nothing deleted")
     return 1 if problems else 0
 
 
