@@ -7,6 +7,8 @@ so one setting moves every output of a run.
 
 from __future__ import annotations
 
+import shutil
+
 from allure_behave.formatter import AllureFormatter as _AllureFormatter
 from behave.formatter.base import StreamOpener
 
@@ -20,4 +22,6 @@ class AllureFormatter(_AllureFormatter):
         if problem:
             # Formatters are built before any hook: report it the way before_all would.
             exit_with_problems([problem])
+        for stale in ("allure-results", "junit"):   # this run's results only; Allure history: history.jsonl
+            shutil.rmtree(folder / stale, ignore_errors=True)
         super().__init__(StreamOpener(filename=str(folder / "allure-results")), config)

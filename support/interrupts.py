@@ -20,7 +20,8 @@ class ScenarioTimeLimit(AssertionError):
 
 
 class InterruptGuard:
-    def __init__(self, warn=lambda text: print(text, file=sys.stderr, flush=True)):
+    def __init__(self, warn=lambda text: print(text, file=sys.__stderr__, flush=True)):
+        # sys.__stderr__: behave captures sys.stderr during steps and hooks, and this must be seen now.
         self.received: str | None = None   # "SIGINT" / "SIGTERM" once interrupted
         self._protecting = 0
         self._pending = False

@@ -14,16 +14,16 @@ from support.backoff import ApiError, ConnectionProblem
 VAST_INSTANCES = "https://console.vast.ai/api/v0/instances/"
 
 
-def find_leaks(run) -> list[dict]:
-    """Resources alive under this run's label: instances, snapshots (unless kept) and standbys."""
+def find_leaks(run) -> tuple[list[dict], list[str]]:
+    """Resources alive under this run's label (instances, snapshots unless kept, standbys),
+    and the checks that could not be made."""
     label = run.config.run_label
     leaks = []
     try:
         instances = run.client.list_instances()
         snapshots = run.client.list_snapshots()
     except (ApiError, ConnectionProblem) as error:
-        return [{"kind": "unknown", "id": None, "label": label, "where": "dumont",
-                 "error": f"could not list resources to check for leaks: {error}"}]
+        return [], [f"could not list resources to check for leaks: {error}"]
     ours = {str(i["id"]) for i in instances if str(i.get("label") or "").startswith(label)}
     leaks += [{"kind": "instance", "id": i, "label": label, "where": "dumont"} for i in sorted(ours)]
     if not run.config.keep_snapshots:
@@ -34,21 +34,20 @@ def find_leaks(run) -> list[dict]:
         standby = instance.get("cpu_standby") or {}
         if str(instance["id"]) in created and standby.get("enabled"):
             leaks.append({"kind": "standby", "id": str(instance["id"]), "label": label, "where": "dumont"})
+    warnings = []
     if run.config.vast_api_key:
-        leaks += provider_leaks(run.config.vast_api_key, label, run.config.request_timeout)
-    return leaks
+        try:
+            leaks += provider_leaks(run.config.vast_api_key, label, run.config.request_timeout)
+        except (requests.RequestException, ValueError) as error:
+            warnings.append(f"could not ask VAST.ai for leftovers ({type(error).__name__})")
+    return leaks, warnings
 
 
 def provider_leaks(api_key: str, label: str, timeout: float) -> list[dict]:
-    """Instances at VAST.ai whose label starts with ``label``; an unreachable provider is reported, not hidden."""
-    try:
-        response = requests.get(VAST_INSTANCES, headers={"Authorization": f"Bearer {api_key}"},
-                                timeout=min(timeout, 20.0))
-        response.raise_for_status()
-        instances = response.json().get("instances") or []
-    except (requests.RequestException, ValueError) as error:
-        reason = type(error).__name__
-        return [{"kind": "unknown", "id": None, "label": label, "where": "vast.ai",
-                 "error": f"could not ask VAST.ai for leftovers ({reason})"}]
+    """Instances at VAST.ai whose label starts with ``label``."""
+    response = requests.get(VAST_INSTANCES, headers={"Authorization": f"Bearer {api_key}"},
+                            timeout=min(timeout, 20.0))
+    response.raise_for_status()
+    instances = response.json().get("instances") or []
     return [{"kind": "instance", "id": str(i.get("id")), "label": i.get("label"), "where": "vast.ai"}
             for i in instances if str(i.get("label") or "").startswith(label)]

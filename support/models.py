@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 
+from support.allure_out import run_attached
 from support.journey import Journey
 from support.ssh import CommandFailed
 
@@ -74,7 +75,8 @@ def install(journey: Journey, name: str) -> dict[str, str]:
     run = journey.run
     command = install_command(name, run.target.model_mirror, run.config.model_install_cmd)
     with journey.phase("model_install", detail=name):
-        journey.session.check(command, timeout=run.timeouts.model_install, what=f"installing model {name}")
+        run_attached(journey.session, command, timeout=run.timeouts.model_install, what=f"installing model {name}",
+                     secrets=run.secrets())      # its command and output go to Allure, redacted
     journey.model_name = name
     journey.model_manifest = read_hashes(journey.session, name, run.timeouts.model_install)
     if not journey.model_manifest:

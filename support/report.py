@@ -20,6 +20,7 @@ TEXT = {
         "deleted": "DELETADA ✅", "leaked": "VAZADA ❌", "kept": "MANTIDA ⚠️", "alive": "VAZADA ❌",
         "none": "nenhuma", "na": "n/d", "interrupted": "EXECUÇÃO INTERROMPIDA ({signal})",
         "api": "Chamadas à API: {calls} ({retries} novas tentativas, {rate_limited} limitadas por taxa)",
+        "journey_interrupted": "interrompida ({reason}); a limpeza foi executada",
         "min": "min", "sec": "seg",
     },
     "en": {
@@ -32,9 +33,13 @@ TEXT = {
         "deleted": "DELETED ✅", "leaked": "LEAKED ❌", "kept": "KEPT ⚠️", "alive": "LEAKED ❌",
         "none": "none", "na": "n/a", "interrupted": "RUN INTERRUPTED ({signal})",
         "api": "API calls: {calls} ({retries} retries, {rate_limited} rate limited)",
+        "journey_interrupted": "interrupted ({reason}); its cleanup ran",
         "min": "min", "sec": "s",
     },
 }
+
+#: Version of metrics.json's shape (schemas/metrics.schema.json); raise it when the shape changes.
+SCHEMA_VERSION = 1
 
 ICONS = {"passed": "✅", "failed": "❌", "interrupted": "⏹️", "skipped": "⏭️", "running": "❌"}
 
@@ -67,6 +72,7 @@ def summarize(run, ended_at: float | None = None) -> dict:
         machine["created_at"] = iso(machine["created_at"])
         machine["deleted_at"] = iso(machine["deleted_at"])
     return {
+        "schema_version": SCHEMA_VERSION,
         "run": {
             "id": run.config.run_id, "label": run.config.run_label,
             "target": run.target.mode, "url": run.target.url, "time_scale": run.target.time_scale,
@@ -84,6 +90,7 @@ def summarize(run, ended_at: float | None = None) -> dict:
         "journeys": [j.to_dict() for j in journeys],
         "machines": machines,
         "leaks": list(run.leaks),
+        "leak_check_warnings": list(getattr(run, "leak_check_warnings", [])),
         "api": run.client.call_log.summary(),
         "config": run.config.public_view(),
     }
@@ -111,7 +118,10 @@ def render(summary: dict, language: str) -> str:
         line = (f"{ICONS.get(journey['status'], '❌')} {journey['journey']}: "
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
-        if journey["error_message"] and journey["status"] != "passed":
+        if journey["status"] == "interrupted":
+            reason = (journey["error_message"] or "").splitlines()[0][:120] if journey["error_message"] else "?"
+            lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
+        elif journey["error_message"] and journey["status"] != "passed":
             lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
     metrics = summary["metrics"]
 

@@ -33,6 +33,7 @@ class Run:
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
     leaks: list = field(default_factory=list)
+    leak_check_warnings: list = field(default_factory=list)
     finished: bool = False
     _labels: dict = field(default_factory=dict)
 
@@ -102,7 +103,7 @@ class Run:
 
     def check_leaks(self) -> list[dict]:
         """Ask the API for anything still under this run's label; mark those machines LEAKED."""
-        self.leaks = find_leaks(self)
+        self.leaks, self.leak_check_warnings = find_leaks(self)
         leaked = {(leak["kind"], str(leak["id"])) for leak in self.leaks}
         for journey in self.journeys:
             for machine in journey.metrics.machines:
