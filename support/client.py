@@ -79,6 +79,7 @@ class DumontClient:
         self.call_log = call_log or CallLog()
         self._sleep = sleep
         self._token: str | None = None
+        self.create_sent_at: float | None = None   # see create_instance
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "dumont-acceptance"
 
@@ -215,7 +216,8 @@ class DumontClient:
                         **options) -> dict:
         """Create one instance, never two.
 
-        Rate limits are retried (the server did nothing). After an ambiguous
+        ``create_sent_at`` then holds when the request that made the instance
+        was sent (billing starts about then). Rate limits are retried (the server did nothing). After an ambiguous
         failure (no answer, or a 5xx) the instances are listed by ``label``:
         if the create went through, that instance is returned; otherwise
         the create is sent again, at most three times in all.
@@ -224,19 +226,26 @@ class DumontClient:
         if reconcile_wait is None:
             reconcile_wait = 5.0 / self.backoff.time_scale
         last_error: Exception | None = None
+        sent_at = None
         for attempt in range(3):
             if attempt:
                 found = self._reconcile(label, reconcile_wait)
                 if found is not None:
+                    self.create_sent_at = sent_at
                     return found
+            sent_at = time.time()
             try:
-                return self.post(f"{API}/instances", json=body, idempotent=False)
+                instance = self.post(f"{API}/instances", json=body, idempotent=False)
             except (ConnectionProblem, ApiError) as error:
                 if isinstance(error, ApiError) and not error.server_error:
                     raise
                 last_error = error
+                continue
+            self.create_sent_at = sent_at
+            return instance
         found = self._reconcile(label, reconcile_wait)
         if found is not None:
+            self.create_sent_at = sent_at
             return found
         raise last_error
 

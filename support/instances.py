@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from support.backoff import ApiError
+from support.backoff import ApiError, ConnectionProblem
 from support.cleanup import delete_and_verify
 from support.costs import SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
 from support.journey import Journey, PhaseStart
 from support.ssh import wait_for_ssh
-from support.waits import wait_for
+from support.waits import PhaseFailed, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
@@ -61,10 +61,13 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     try:
         instance = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
                                               disk_size=20, skip_standby=skip_standby)
-    except ApiError:
+    except ApiError as error:
         # A definite refusal (the client already reconciled ambiguous failures by label).
         journey.cleanup.refused(pending)
-        raise
+        raise PhaseFailed("create", str(error), time.monotonic() - start.mono) from None
+    except ConnectionProblem as error:
+        raise PhaseFailed("create", f"{error}; the instance, if made, will be found by its label "
+                                    f"and deleted", time.monotonic() - start.mono) from None
     journey.record("create", start, time.monotonic() - start.mono)
     instance_id = instance["id"]
     run.ledger.created("instance", label, instance_id, journey.metrics.test_name,
@@ -72,8 +75,8 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     pending.created(instance_id, delete=lambda: run.client.delete_instance(instance_id),
                     is_gone=lambda: run.client.get_instance(instance_id) is None,
                     description=f"{instance.get('gpu_name')} instance {instance_id}")
-    # Billing starts when the server accepts the create; we can only bound that by when we sent it.
-    journey.machine_started({**offer, **instance}, "instance", start.epoch)
+    # Billing starts when the server accepts the create; we bound that by when the effective request left.
+    journey.machine_started({**offer, **instance}, "instance", run.client.create_sent_at or start.epoch)
     journey.instance = instance
     journey.created_start = journey.boot_start = start
     return instance
@@ -113,7 +116,8 @@ def connect(journey: Journey) -> None:
     port = int(instance.get("ssh_port") or 22)
     since = journey.boot_start
     session, waited = wait_for_ssh(host, port, run.config.ssh_user, run.key, timeout=run.timeouts.ssh,
-                                   polling=run.polling, started_at=since.mono)
+                                   polling=run.polling, started_at=since.mono,
+                                   gone_for_good=lambda: _failure_reason(run.client.get_instance(instance["id"])))
     journey.record("ssh", since, waited.seconds)
     journey.session = session
 
@@ -162,6 +166,16 @@ def delete(journey: Journey) -> None:
         item = journey.cleanup.forget("instance", instance_id, answered_at)
         run.ledger.deleted("instance", item.label if item else journey.label, instance_id,
                            journey.metrics.test_name)
+
+
+def explain(journey: Journey, phase: str, error: Exception, since: PhaseStart) -> PhaseFailed:
+    """A failure inside a machine (SSH dropped, command failed) told with the instance's own state."""
+    try:
+        state = describe(journey.run.client.get_instance(journey.instance["id"]))
+    except Exception as lookup:  # the explanation must not hide the failure
+        state = f"state unknown ({type(lookup).__name__})"
+    return PhaseFailed(phase, f"{error}; instance {journey.instance['id']}: {state}",
+                       time.monotonic() - since.mono)
 
 
 def check_gone(journey: Journey) -> None:

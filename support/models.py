@@ -11,7 +11,13 @@ from __future__ import annotations
 import shlex
 
 from support.allure_out import run_attached
-from support.journey import Journey
+import time
+
+import paramiko
+
+from support.allure_out import attach_command
+from support.instances import explain
+from support.journey import Journey, PhaseStart
 from support.ssh import CommandFailed
 
 #: Hugging Face repositories for the model names used in the features (real mode).

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 from support.metrics import JourneyMetrics, iso
 
@@ -21,6 +23,7 @@ TEXT = {
         "none": "nenhuma", "na": "n/d", "interrupted": "EXECUÇÃO INTERROMPIDA ({signal})",
         "api": "Chamadas à API: {calls} ({retries} novas tentativas, {rate_limited} limitadas por taxa)",
         "journey_interrupted": "interrompida ({reason}); a limpeza foi executada",
+        "other_leak": "VAZADO ❌", "leak_warning": "⚠️ verificação de vazamentos incompleta: {warning}",
         "min": "min", "sec": "seg",
     },
     "en": {
@@ -34,6 +37,7 @@ TEXT = {
         "none": "none", "na": "n/a", "interrupted": "RUN INTERRUPTED ({signal})",
         "api": "API calls: {calls} ({retries} retries, {rate_limited} rate limited)",
         "journey_interrupted": "interrupted ({reason}); its cleanup ran",
+        "other_leak": "LEAKED ❌", "leak_warning": "⚠️ leak check incomplete: {warning}",
         "min": "min", "sec": "s",
     },
 }
@@ -90,6 +94,7 @@ def summarize(run, ended_at: float | None = None) -> dict:
         "journeys": [j.to_dict() for j in journeys],
         "machines": machines,
         "leaks": list(run.leaks),
+        "leak_check_warnings": list(getattr(run, "leak_check_warnings", None) or []),
         "leak_check_warnings": list(getattr(run, "leak_check_warnings", [])),
         "api": run.client.call_log.summary(),
         "config": run.config.public_view(),
@@ -141,17 +146,61 @@ def render(summary: dict, language: str) -> str:
         lines.append(f"- {words['none']}")
     for machine in summary["machines"]:
         lines.append(f"- {machine['id']}: {machine['gpu_name']} - {words[machine['fate']]}")
+    machine_ids = {(m.get("kind"), str(m["id"])) for m in summary["machines"]}
+    for leak in summary.get("leaks", []):
+        if (leak.get("kind"), str(leak.get("id"))) not in machine_ids:
+            lines.append(f"- {leak.get('kind')} {leak.get('id')} - {words['other_leak']}")
+    for warning in summary.get("leak_check_warnings", []):
+        lines.append(words["leak_warning"].format(warning=warning))
     lines.append(bar)
     return "\n".join(lines)
 
 
 def write(summary: dict, reports_dir: Path, language: str) -> str:
-    """Write metrics.json and the text report; return the text."""
+    """Write metrics.json and the text report (and mark interrupted scenarios in the JUnit XML); return the text."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    try:
+        mark_interrupted_in_junit(reports_dir / "junit", summary)
+    except (OSError, ElementTree.ParseError) as error:
+        print(f"warning: could not mark interrupted scenarios in the JUnit XML: {error}", file=sys.stderr)
     text = render(summary, language)
     _atomic_write(reports_dir / f"report-{language}.txt", text + "\n")
     return text
+
+
+def mark_interrupted_in_junit(junit_dir: Path, summary: dict) -> int:
+    """behave's JUnit reporter writes an interrupted scenario as "untested"/skipped; make it an error that
+    says so, so a CI that reads JUnit does not count it as skipped. Returns how many were changed."""
+    interrupted = {j["test_name"]: j for j in summary["journeys"] if j["status"] == "interrupted"}
+    if not interrupted or not junit_dir.is_dir():
+        return 0
+    signal = summary["run"].get("interrupted") or "an interrupt"
+    changed = 0
+    for path in sorted(junit_dir.glob("TESTS-*.xml")):
+        tree = ElementTree.parse(path)
+        suite = tree.getroot()
+        dirty = False
+        for case in suite.iter("testcase"):
+            journey = interrupted.get(case.get("name"))
+            skipped = case.find("skipped")
+            if journey is None or skipped is None:
+                continue
+            case.remove(skipped)
+            error = ElementTree.Element("error", {"type": "Interrupted",
+                                                  "message": f"Interrupted by {signal}; the journey's cleanup ran"})
+            error.text = journey.get("error_message") or ""
+            case.insert(0, error)
+            case.set("status", "interrupted")
+            for name, delta in (("skipped", -1), ("errors", 1)):
+                suite.set(name, str(max(0, int(suite.get(name, "0")) + delta)))
+            dirty = True
+            changed += 1
+        if dirty:
+            partial = path.with_name(path.name + ".partial")
+            tree.write(partial, encoding="utf-8", xml_declaration=True)
+            os.replace(partial, path)
+    return changed
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from support import instances, models
 from support.backoff import ApiError
 from support.journey import Journey, PhaseStart
 
@@ -61,8 +62,6 @@ def restore_on_new_instance(journey: Journey) -> None:
     The ``restore`` phase (``time_to_restore``) runs from the new machine's
     create request until the model is verified on it.
     """
-    from support import instances, models
-
     run = journey.run
     start = PhaseStart.now()
     instances.create(journey)

@@ -13,7 +13,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from support.waits import Polling, Waited, wait_for
+from support.waits import PhaseFailed, Polling, Waited, wait_for
 
 
 class SshKey:
@@ -124,8 +124,13 @@ class SshSession:
 
 
 def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, timeout: float, polling: Polling,
-                 started_at: float | None = None, phase: str = "ssh") -> tuple[SshSession, Waited]:
-    """Connect as soon as the machine accepts us and answers a command; bounded by ``timeout``."""
+                 started_at: float | None = None, phase: str = "ssh",
+                 gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
+    """Connect as soon as the machine accepts us and answers a command; bounded by ``timeout``.
+
+    After a failed attempt ``gone_for_good()`` may return why the machine
+    will never answer (e.g. it exited): the wait then fails at once.
+    """
 
     def probe():
         session = SshSession(host, port, user, key, connect_timeout=max(1.0, polling.longest / polling.time_scale))
@@ -139,7 +144,10 @@ def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, timeout: float
     def probe_quietly():
         try:
             return probe()
-        except (paramiko.SSHException, socket.error, EOFError) as error:
+        except (paramiko.SSHException, socket.error, EOFError, CommandFailed, TimeoutError) as error:
+            reason = gone_for_good()
+            if reason:
+                raise PhaseFailed(phase, f"{_ssh_reason(error)}; {reason}", 0.0) from None
             raise ConnectionError(_ssh_reason(error)) from None
 
     waited = wait_for(phase, probe_quietly, until=lambda s: s is not None, timeout=timeout,
