@@ -20,9 +20,11 @@ $(STAMP): requirements.txt sandbox/requirements.txt requirements-dev.txt
 	@$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/dumont-acceptance.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)"
 	@touch $@
 
-## Run the journeys against the embedded sandbox (or DUMONT_API_URL) and leave the reports in reports/.
+JOBS ?= 3
+
+## Run the journeys side by side against the embedded sandbox (or DUMONT_API_URL); reports in reports/.
 acceptance: $(STAMP)
-	$(BIN)/behave $(FEATURES)
+	$(BIN)/python -m support.parallel --jobs $(JOBS) $(FEATURES)
 
 ## The free checks only: create nothing, spend nothing.
 quick: $(STAMP)
@@ -35,6 +37,21 @@ test: $(STAMP)
 ## Delete whatever the ledger or the label listing says may still be alive.
 sweep: $(STAMP)
 	$(BIN)/python -m support.sweep
+
+## The HTML report of the last run (Allure 3, pinned in package.json, run with npx):
+## <reports>/allure-report/index.html, with history in <reports>/history.jsonl while reports/ is kept.
+.PHONY: report
+NODE_STAMP := node_modules/.package-lock.json
+REPORTS_DIR = $(shell $(BIN)/python -c 'from support.config import reports_dir; print(reports_dir())')
+report: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m support.allure_out prepare
+	@# A fresh output directory: Allure 3 writes into a per-plugin subdirectory when it is not empty.
+	rm -rf "$(REPORTS_DIR)/allure-report"
+	DUMONT_REPORTS_DIR="$(REPORTS_DIR)" npx --no-install allure generate --config allurerc.mjs
+	@echo "HTML report: $(REPORTS_DIR)/allure-report/index.html (view it with: npx allure open $(REPORTS_DIR)/allure-report)"
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 ## Every step sentence in English and Portuguese, with its meaning.
 steps: $(STAMP)

@@ -19,8 +19,8 @@ DEFAULT_DATA_DIR = "./.sandbox-data"
 DEFAULT_TIME_SCALE = 60.0
 DEFAULT_SIZE_SCALE = 1000.0
 DEFAULT_START_BALANCE = 50.0
-DEFAULT_RATE = 5.0      # nominal requests per second per account
-DEFAULT_BURST = 20
+DEFAULT_RATE = 10.0     # nominal requests per second per account
+DEFAULT_BURST = 40
 RATE_LIMIT_MODES = ("500", "429", "429-retry-after")
 DEFAULT_ACCOUNT = ("test@test.com", "test123")
 

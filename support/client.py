@@ -70,8 +70,9 @@ class DumontClient:
 
     def __init__(self, base_url: str, user: str, password: str, *,
                  timeout: float = 30.0, backoff: BackoffPolicy | None = None,
-                 call_log: CallLog | None = None, sleep=time.sleep):
+                 call_log: CallLog | None = None, sleep=time.sleep, limiter=None):
         self.base_url = base_url.rstrip("/")
+        self.limiter = limiter            # a SharedTokenBucket, or None for no client-side limit
         self.user = user
         self._password = password
         self.timeout = timeout
@@ -97,6 +98,8 @@ class DumontClient:
             if self._token is None:
                 self.login()
             headers["Authorization"] = f"Bearer {self._token}"
+        if self.limiter is not None:
+            self.limiter.acquire()
         try:
             return self.session.request(method, self.base_url + path, params=params, json=json,
                                         headers=headers, timeout=timeout or self.timeout,

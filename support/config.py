@@ -116,6 +116,8 @@ class Config:
     label_prefix: str
     request_timeout: float
     standby_sync_interval: float
+    max_requests_per_second: float
+    ledger_path: Path
     sandbox_time_scale: float
     sandbox_seed: int | None
 
@@ -360,6 +362,8 @@ def load(userdata: Mapping[str, str] | None = None,
         label_prefix=reader.text("DUMONT_LABEL_PREFIX", "dumont-acc"),
         request_timeout=reader.number("DUMONT_REQUEST_TIMEOUT", 30.0),
         standby_sync_interval=reader.number("DUMONT_STANDBY_SYNC_INTERVAL", 30.0),
+        max_requests_per_second=reader.number("DUMONT_MAX_RPS", 8.0),
+        ledger_path=Path(reader.text("DUMONT_LEDGER") or reports_dir(userdata, environ, dotenv_path) / "ledger.jsonl"),
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
     )

@@ -13,6 +13,7 @@ from support.client import CallLog, DumontClient, LoginFailed
 from support.config import Config, ConfigError, Timeouts
 from support.interrupts import InterruptGuard
 from support.leaks import find_leaks
+from support.ratelimit import SharedTokenBucket
 from support.ledger import Ledger, maybe_alive, read_entries
 from support.ssh import SshKey
 from support.sweep import sweep_target
@@ -43,8 +44,12 @@ class Run:
         target = start_target(config)
         scale = target.time_scale
         call_log = CallLog()
+        # One request budget for every process of the run (parallel workers share the file).
+        limiter = SharedTokenBucket(config.ledger_path.with_name(".request-budget"),
+                                    rate=config.max_requests_per_second * scale,
+                                    burst=max(1.0, config.max_requests_per_second * 2))
         client = DumontClient(target.url, config.user, config.password, timeout=config.request_timeout,
-                              backoff=BackoffPolicy(time_scale=scale), call_log=call_log)
+                              backoff=BackoffPolicy(time_scale=scale), call_log=call_log, limiter=limiter)
         try:
             client.login()
         except LoginFailed as error:
@@ -57,7 +62,7 @@ class Run:
             key = SshKey.from_file(config.ssh_key_path)
         else:
             key = SshKey.generate(comment=f"dumont-acceptance-{config.run_id}")
-        ledger = Ledger(config.reports_dir / "ledger.jsonl", config.run_id, target.url,
+        ledger = Ledger(config.ledger_path, config.run_id, target.url,
                         embedded=target.sandbox is not None)
         return cls(config=config, target=target, client=client, ledger=ledger, key=key,
                    guard=InterruptGuard(), timeouts=config.timeouts.scaled(scale),

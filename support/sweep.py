@@ -129,7 +129,7 @@ def sweep_target(client: DumontClient, ledger: Ledger, entries, *, prefix: str |
 
 def sweep(config, dry_run: bool, out=print) -> int:
     """Sweep every target the ledger names (and the configured one); 0 when nothing is left alive."""
-    ledger_path = config.reports_dir / "ledger.jsonl"
+    ledger_path = config.ledger_path
     entries = read_entries(ledger_path)
     targets = {e.get("target") for e in entries if e.get("target")}
     if config.api_url:

@@ -1,0 +1,201 @@
+"""``python -m support.parallel``: run the journeys side by side, report them as one run.
+
+Each scenario runs in its own behave process (``--jobs`` at a time) against
+one target: the configured server, or one sandbox started here for all of
+them. The workers share the ledger and the request budget; their reports,
+metrics and Allure results are merged into the usual places under the
+reports directory, with one final report. ``--shard i/n`` keeps every n-th
+scenario starting at the i-th, so n machines can split a run between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from behave.parser import parse_file
+
+from support import config as configuration
+from support import report
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One scenario (or scenario outline) to run: ``behave <file>:<line>``."""
+
+    file: str
+    line: int
+    name: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def discover(paths: list[str]) -> list[Unit]:
+    files = []
+    for path in paths:
+        target = Path(path)
+        files += sorted(target.glob("*.feature")) if target.is_dir() else [target]
+    units = []
+    for file in files:
+        feature = parse_file(str(file))
+        for scenario in feature.scenarios:
+            units.append(Unit(str(file), scenario.line, scenario.name))
+    return sorted(units, key=lambda u: (u.file, u.line))
+
+
+def shard(units: list[Unit], spec: str | None) -> list[Unit]:
+    """``i/n``: every n-th unit starting at the i-th (1-based); deterministic for a given set of files."""
+    if not spec:
+        return units
+    index, count = (int(part) for part in spec.split("/"))
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {spec}: expected i/n with 1 <= i <= n")
+    return [unit for position, unit in enumerate(units) if position % count == index - 1]
+
+
+def merge(summaries: list[dict], started_at: float, ended_at: float) -> dict:
+    """One run's summary from the workers' metrics.json files."""
+    if not summaries:
+        raise ValueError("no worker produced metrics")
+    first = summaries[0]
+    journeys = [j for s in summaries for j in s["journeys"]]
+    ran = [j for j in journeys if j["status"] != "skipped"]
+
+    def mean(key):
+        values = [j[key] for j in journeys if j.get(key)]
+        return sum(values) / len(values) if values else None
+
+    api = {key: sum(s["api"].get(key, 0) for s in summaries) for key in first["api"]}
+    run = dict(first["run"])
+    run.update({
+        "id": run["id"].rsplit("-w", 1)[0], "label": run["label"].rsplit("-w", 1)[0],
+        "started_at": report.iso(started_at), "ended_at": report.iso(ended_at),
+        "duration_seconds": round(ended_at - started_at, 3),
+        "total_cost": round(sum(s["run"]["total_cost"] for s in summaries), 6),
+        "interrupted": next((s["run"]["interrupted"] for s in summaries if s["run"]["interrupted"]), None),
+        "success_rate": (sum(j["success"] for j in ran) / len(ran)) if ran else None,
+        "workers": len(summaries),
+    })
+    return {**first, "run": run, "journeys": journeys,
+            "machines": [m for s in summaries for m in s["machines"]],
+            "leaks": [leak for s in summaries for leak in s["leaks"]],
+            "leak_check_warnings": [w for s in summaries for w in s.get("leak_check_warnings", [])],
+            "api": api,
+            "metrics": {"mean_time_to_running": mean("time_to_running"),
+                        "mean_time_to_failover": mean("time_to_failover"),
+                        "mean_time_to_restore": mean("time_to_restore")}}
+
+
+class Runner:
+    def __init__(self, config, units: list[Unit], jobs: int, behave_args: list[str], out=print):
+        self.config = config
+        self.units = units
+        self.jobs = jobs
+        self.behave_args = behave_args
+        self.out = out
+        self.workers_dir = config.reports_dir / "workers"
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.interrupted = False
+
+    def _env(self, index: int, url: str) -> dict:
+        env = dict(os.environ)
+        env.update({"DUMONT_API_URL": url, "DUMONT_REPORTS_DIR": str(self.workers_dir / str(index)),
+                    "DUMONT_RUN_ID": f"{self.config.run_id}-w{index}", "DUMONT_LEDGER": str(self.config.ledger_path),
+                    "PYTHONUNBUFFERED": "1"})
+        return env
+
+    def _run_one(self, index: int, unit: Unit, url: str) -> int:
+        if self.interrupted:
+            return 130
+        folder = self.workers_dir / str(index)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "behave.log", "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "behave", "--no-capture", *self.behave_args,
+                                     unit.location], cwd=ROOT, env=self._env(index, url), stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            self.procs[index] = proc
+            code = proc.wait()
+        self.out(f"{'passed' if code == 0 else 'FAILED'}  {unit.location}  {unit.name}  (log: {folder}/behave.log)")
+        return code
+
+    def _forward(self, signum, frame) -> None:
+        self.interrupted = True
+        self.out(f"{signal.Signals(signum).name}: asking every journey to stop and clean up")
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+
+    def run(self, url: str) -> int:
+        shutil.rmtree(self.workers_dir, ignore_errors=True)
+        started = time.time()
+        previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), enumerate(self.units)))
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        self._merge(started, time.time())
+        return 0 if all(code == 0 for code in codes) and not self.interrupted else 1
+
+    def _merge(self, started: float, ended: float) -> None:
+        results = self.config.reports_dir / "allure-results"
+        results.mkdir(parents=True, exist_ok=True)
+        summaries = []
+        for folder in sorted(self.workers_dir.iterdir(), key=lambda p: int(p.name)):
+            metrics = folder / "metrics.json"
+            if metrics.is_file():
+                summaries.append(json.loads(metrics.read_text()))
+            for result in (folder / "allure-results").glob("*"):
+                shutil.copy2(result, results / result.name)
+        if not summaries:
+            self.out("no journey produced metrics: see the workers' logs")
+            return
+        summary = merge(summaries, started, ended)
+        text = report.write(summary, self.config.reports_dir, self.config.language)
+        self.out("\n" + text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m support.parallel", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", default=["features"], help="feature files or folders")
+    parser.add_argument("--jobs", "-j", type=int, default=3, help="journeys at a time (default 3)")
+    parser.add_argument("--shard", help="i/n: run only this machine's share of the scenarios")
+    parser.add_argument("--tags", action="append", default=[], help="passed to behave")
+    args = parser.parse_args(argv)
+    try:
+        config = configuration.load()
+        units = shard(discover(args.paths), args.shard)
+    except configuration.ConfigError as error:
+        configuration.exit_with_problems(error.problems)
+    except (ValueError, OSError) as error:
+        configuration.exit_with_problems([str(error)])
+    if not units:
+        print("no scenario to run")
+        return 0
+    behave_args = [f"--tags={t}" for t in args.tags]
+    runner = Runner(config, units, max(1, args.jobs), behave_args)
+    if config.api_url:
+        return runner.run(config.api_url)
+    import sandbox
+
+    with sandbox.start(time_scale=config.sandbox_time_scale, seed=config.sandbox_seed) as local:
+        print(f"Sandbox for this run: {local.url} (time ×{config.sandbox_time_scale:g})")
+        return runner.run(local.url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Journeys side by side: one run, merged reports, wall time near the slowest journey."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from support.ledger import maybe_alive, read_entries
+from support.parallel import discover, shard
+from tests.behave_run import ROOT, alive, behave_env
+
+FEATURES = ["features/instance.feature", "features/snapshot.feature", "features/quick.feature"]
+
+
+def test_shards_partition_the_scenarios():
+    units = discover(["features"])
+    parts = [shard(units, f"{i}/3") for i in (1, 2, 3)]
+    assert sorted(u for part in parts for u in part) == sorted(units)
+    assert all(parts), "every shard gets work"
+    assert shard(units, "2/3") == shard(discover(["features"]), "2/3")
+
+
+def test_parallel_run_is_one_run(tmp_path, sandbox_server):
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "support.parallel", "--jobs", "3", *FEATURES], cwd=ROOT,
+                          env=behave_env(reports, sandbox_server.url, "par"), capture_output=True, text=True,
+                          timeout=300)
+    wall = time.monotonic() - started
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    metrics = json.loads((reports / "metrics.json").read_text())
+    journeys = {j["journey"]: j for j in metrics["journeys"]}
+    assert set(journeys) == {"Instance Lifecycle", "Snapshot/Restore", "Quick checks"}
+    assert "REAL TEST REPORT" in done.stdout and (reports / "report-en.txt").is_file()
+    results = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
+    assert len(results) == 3
+    # The workers that rented machines (all but the quick checks) wrote to the one ledger; nothing is left.
+    entries = read_entries(reports / "ledger.jsonl")
+    assert {e["run_id"] for e in entries} == {"par-w0", "par-w2"}
+    assert maybe_alive(entries) == []
+    for worker in ("par-w0", "par-w1", "par-w2"):
+        assert alive(sandbox_server, f"dumont-acc-{worker}") == []
+    slowest = max(j["duration_seconds"] for j in metrics["journeys"])
+    total = sum(j["duration_seconds"] for j in metrics["journeys"])
+    assert wall < total, f"no overlap: wall {wall:.1f} s, journeys {total:.1f} s"
+    assert slowest <= metrics["run"]["duration_seconds"] <= wall
