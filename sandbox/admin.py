@@ -191,7 +191,8 @@ async def corrupt_file(request: Request):
     elif body.get("standby_of") is not None:
         gpu = int(body["standby_of"])
         res = next((r for r in core.instances.live.values()
-                    if r.kind == "standby" and r.extra.get("gpu_instance_id") == gpu), None)
+                    if r.kind == "standby" and (r.extra.get("gpu_instance_id") == gpu
+                                                or gpu in (r.extra.get("gpu_instance_ids") or []))), None)
         if res is None:
             raise ApiError(404, f"No live standby for GPU {gpu}")
     else:

@@ -39,6 +39,9 @@ from support.redact import redact
 RESULTS = "allure-results"
 REPORT = "allure-report"
 REPORT_NAME = "Dumont Cloud acceptance"
+#: Files next to history.jsonl: the run last added to the history, and options allurerc.mjs reads.
+HISTORY_LAST_RUN = "history.last-run"
+GENERATE_OPTIONS = "allure-generate.json"
 
 #: Allure categories (Allure 2's categories.json format; allurerc.mjs hands the same rules to Allure 3).
 #: Messages are those our code raises: support/interrupts.py, support/costs.py SpendRefused,
@@ -48,7 +51,7 @@ CATEGORIES = [
     {"name": "Interrupted",
      "description": "Ctrl-C or SIGTERM stopped the journey; what it created was cleaned up.",
      "matchedStatuses": ["broken", "failed", "skipped", "unknown"],
-     "messageRegex": r"[\s\S]*(Interrupted by SIG|KeyboardInterrupt|SIGINT|SIGTERM)[\s\S]*"},
+     "messageRegex": r"[\s\S]*(Interrupted by|KeyboardInterrupt|SIGINT|SIGTERM)[\s\S]*"},
     {"name": "Budget refused",
      "description": "A spending guard refused to rent: balance, DUMONT_BUDGET_USD, price cap, "
                     "allowed GPUs or DUMONT_ALLOW_SPEND.",
@@ -345,9 +348,8 @@ def find_result(results: Path, metrics, not_before_ms: float) -> tuple[Path, dic
     return path, data
 
 
-def interruption_message(metrics, steps: list[dict]) -> str:
-    reason = metrics.error_message or "interrupted"
-    signal = reason if reason.startswith("SIG") else "an interrupt"
+def interruption_message(metrics, steps: list[dict], signal: str | None) -> str:
+    signal = signal or "an interrupt"
     running = next((s["name"] for s in steps if s.get("status") not in ("passed",)), None)
     fates = ", ".join(f"{m.id} {m.fate}" for m in metrics.machines) or "none"
     where = f" during step '{running}'" if running else ""
@@ -377,10 +379,13 @@ def complete_result(results: Path, path: Path, data: dict, journey, secrets: lis
             data.setdefault("attachments", []).append({"name": name, "source": source, "type": mime})
         changed = True
     steps = data.get("steps", [])
-    if metrics.status == "interrupted" and data.get("status") in ("skipped", "unknown", None, "passed"):
-        message = interruption_message(metrics, steps)
+    if metrics.status == "interrupted" and not (data.get("statusDetails") or {}).get("message", "").startswith(
+            "Interrupted by"):
+        message = interruption_message(metrics, steps, getattr(journey.run.guard, "received", None))
+        before = data.get("statusDetails") or {}
+        trace = "\n".join(part for part in (before.get("message"), before.get("trace")) if part)
         data["status"] = "broken"
-        data["statusDetails"] = {"message": message, "trace": ""}
+        data["statusDetails"] = {"message": message, "trace": trace}
         step = next((s for s in steps if s.get("status") != "passed"), None)
         if step is not None:
             step["status"] = "broken"
@@ -434,6 +439,54 @@ def write_run_files(run, summary: dict) -> None:
             print(f"warning: could not write the Allure {what}: {error}", file=sys.stderr, flush=True)
 
 
+def finish_merged_run(reports: Path, summary: dict, language: str, workers: Path) -> None:
+    """After ``support.parallel`` merged its workers' results into ``<reports>/allure-results``: the
+    run-level files and charts of the whole run instead of each worker's, and one JUnit directory.
+
+    Each worker already labelled and completed its own results (attachments have unique names, so
+    they survive the copy). Never raises.
+    """
+    from support.report import mark_interrupted_in_junit
+
+    results = reports / RESULTS
+
+    def drop_earlier_runs():
+        """The merge copies into a results directory that may still hold an earlier run's files."""
+        ours = {p.name for p in workers.glob(f"*/{RESULTS}/*")}
+        for path in results.iterdir():
+            if path.name not in ours:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def drop_worker_globals():
+        for path in results.glob("*-globals.json"):
+            for attachment in json.loads(path.read_text(encoding="utf-8")).get("attachments", []):
+                (results / attachment["source"]).unlink(missing_ok=True)
+            path.unlink()
+
+    def charts_step():
+        paths = charts.write_charts(summary, reports, language)
+        attach_globals(results, [("timeline of the journeys (svg)", paths["timeline"]),
+                                 ("cost per journey (svg)", paths["cost"])])
+
+    def junit_step():
+        target = reports / "junit"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for worker in sorted(p for p in workers.iterdir() if (p / "junit").is_dir()):
+            for path in sorted((worker / "junit").glob("TESTS-*.xml")):
+                name = path.name if not (target / path.name).exists() else f"{path.stem}-w{worker.name}.xml"
+                shutil.copy2(path, target / name)
+        mark_interrupted_in_junit(target, summary)
+
+    for what, step in (("earlier results", drop_earlier_runs), ("worker globals", drop_worker_globals),
+                       ("run files", lambda: write_metadata(results, summary)),
+                       ("charts", charts_step), ("JUnit files", junit_step)):
+        try:
+            step()
+        except Exception as error:  # a report problem must not hide the final report
+            print(f"warning: could not write the merged {what}: {error}", file=sys.stderr, flush=True)
+
+
 # -- before `allure generate` ------------------------------------------------------------------------------
 
 
@@ -461,13 +514,23 @@ def prepare(reports: Path) -> str:
         raise SystemExit(f"no Allure results in {results}: run `make acceptance` first")
     done = []
     metrics = reports / "metrics.json"
+    run_key = None
     if metrics.is_file():
         summary = json.loads(metrics.read_text(encoding="utf-8"))
         write_metadata(results, summary)
         done.append("environment.xml, categories.json, executor.json")
+        run_key = f"{summary['run']['id']} {summary['run']['started_at']}"
     else:
         _atomic_write(results / "categories.json", json.dumps(CATEGORIES, indent=2, ensure_ascii=False))
         done.append("categories.json (no metrics.json for the environment)")
+    # One history point per run: building the report of the same run again must not add another.
+    last = reports / HISTORY_LAST_RUN
+    append = run_key is None or not last.is_file() or last.read_text(encoding="utf-8").strip() != run_key
+    _atomic_write(reports / GENERATE_OPTIONS, json.dumps({"appendHistory": append}))
+    if run_key is not None:
+        _atomic_write(last, run_key + "\n")
+    if not append:
+        done.append("history already has this run")
     copied = keep_history(reports)
     if copied:
         done.append(f"{len(copied)} history file(s)")

@@ -75,10 +75,14 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     pending.created(instance_id, delete=lambda: run.client.delete_instance(instance_id),
                     is_gone=lambda: run.client.get_instance(instance_id) is None,
                     description=f"{instance.get('gpu_name')} instance {instance_id}")
-    # Billing starts when the server accepts the create; we bound that by when the effective request left.
-    journey.machine_started({**offer, **instance}, "instance", run.client.create_sent_at or start.epoch)
+    # The instance exists (and bills) from when the server took the request that made it:
+    # the last one sent, if the first was refused or lost.
+    sent_at = run.client.create_sent_at or start.epoch
+    effective = (start.reached_server() if sent_at - start.epoch < 0.001
+                 else PhaseStart(start.mono + (sent_at - start.epoch), sent_at))
+    journey.machine_started({**offer, **instance}, "instance", effective.epoch)
     journey.instance = instance
-    journey.created_start = journey.boot_start = start
+    journey.created_start = journey.boot_start = effective
     return instance
 
 
@@ -125,8 +129,9 @@ def connect(journey: Journey) -> None:
 def request_pause(journey: Journey) -> None:
     """Ask for a pause; the ``pause`` phase runs until the instance is seen ``stopped``."""
     _close_session(journey)
-    journey.pause_start = PhaseStart.now()
+    sent = PhaseStart.now()
     journey.run.client.pause_instance(journey.instance["id"])
+    journey.pause_start = sent.reached_server()
 
 
 def wait_stopped(journey: Journey, phase: str = "pause") -> dict:
@@ -146,8 +151,9 @@ def wait_stopped(journey: Journey, phase: str = "pause") -> dict:
 
 def request_resume(journey: Journey) -> None:
     """Ask a paused instance to run again; the ``resume`` phase runs until it is ``running``."""
-    journey.resume_start = journey.boot_start = PhaseStart.now()
+    sent = PhaseStart.now()
     journey.run.client.resume_instance(journey.instance["id"])
+    journey.resume_start = journey.boot_start = sent.reached_server()
 
 
 def delete(journey: Journey) -> None:

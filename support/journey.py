@@ -34,6 +34,12 @@ class PhaseStart:
     def now(cls) -> "PhaseStart":
         return cls(time.monotonic(), time.time())
 
+    def reached_server(self) -> "PhaseStart":
+        """Call when the request that starts a phase has answered: the server acted about
+        half-way through the round trip, so the phase starts there (as the server's own clock has it)."""
+        half = (time.monotonic() - self.mono) / 2
+        return PhaseStart(self.mono + half, self.epoch + half)
+
 
 class Journey:
     def __init__(self, run, scenario_name: str, feature_file: str, tags: list[str]):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from behave.parser import parse_file
 
+from support import allure_out
 from support import config as configuration
 from support import report
 
@@ -166,6 +167,7 @@ class Runner:
             return
         summary = merge(summaries, started, ended)
         text = report.write(summary, self.config.reports_dir, self.config.language)
+        allure_out.finish_merged_run(self.config.reports_dir, summary, self.config.language, self.workers_dir)
         self.out("\n" + text)
 
 

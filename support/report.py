@@ -124,7 +124,7 @@ def render(summary: dict, language: str) -> str:
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
         if journey["status"] == "interrupted":
-            reason = (journey["error_message"] or "").splitlines()[0][:120] if journey["error_message"] else "?"
+            reason = run["interrupted"] or (journey["error_message"] or "?").splitlines()[0][:120]
             lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
         elif journey["error_message"] and journey["status"] != "passed":
             lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
@@ -183,17 +183,21 @@ def mark_interrupted_in_junit(junit_dir: Path, summary: dict) -> int:
         dirty = False
         for case in suite.iter("testcase"):
             journey = interrupted.get(case.get("name"))
-            skipped = case.find("skipped")
-            if journey is None or skipped is None:
+            if journey is None or case.get("status") == "interrupted":
                 continue
-            case.remove(skipped)
+            # behave wrote it as skipped ("untested") or as an error of type KeyboardInterrupt.
+            details = []
+            for outcome, counter in (("skipped", "skipped"), ("failure", "failures"), ("error", "errors")):
+                for element in case.findall(outcome):
+                    details.append(" ".join(filter(None, (element.get("type"), element.get("message")))))
+                    case.remove(element)
+                    suite.set(counter, str(max(0, int(suite.get(counter, "0")) - 1)))
             error = ElementTree.Element("error", {"type": "Interrupted",
                                                   "message": f"Interrupted by {signal}; the journey's cleanup ran"})
-            error.text = journey.get("error_message") or ""
+            error.text = "\n".join(filter(None, [journey.get("error_message"), *details]))
             case.insert(0, error)
             case.set("status", "interrupted")
-            for name, delta in (("skipped", -1), ("errors", 1)):
-                suite.set(name, str(max(0, int(suite.get(name, "0")) + delta)))
+            suite.set("errors", str(int(suite.get("errors", "0")) + 1))
             dirty = True
             changed += 1
         if dirty:

@@ -1,0 +1,130 @@
+"""The real server's scripted failover simulation (POST /standby/failover/simulate/{gpu_id}):
+a timeline of phases, no machine touched and no data moved. Phase delays are the real
+server's (0.5, 2, 3, 3.5, 3, 4 s), taken as nominal seconds and scaled like everything else;
+``phase_timings_ms`` and ``total_time_ms`` are nominal milliseconds. Kept in memory (the real
+server keeps them in memory too)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any, Dict, List, Optional
+
+PHASES = ("detecting", "gpu_lost", "failover_to_cpu", "searching_gpu", "provisioning", "restoring",
+          "complete", "failed")
+# (phase left, nominal seconds spent in it)
+STEP_DELAYS = {"detecting": 0.5, "gpu_lost": 2.0, "failover_to_cpu": 3.0, "searching_gpu": 3.5,
+               "provisioning": 3.0, "restoring": 4.0}
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()
+
+
+class Simulation:
+    def __init__(self, fid: str, account: str, gpu_id: int, reason: str, simulate_restore: bool,
+                 simulate_new_gpu: bool, t: float):
+        self.id = fid
+        self.account = account
+        self.gpu_id = gpu_id
+        self.reason = reason
+        self.simulate_restore = simulate_restore
+        self.simulate_new_gpu = simulate_new_gpu
+        self.phase = "detecting"
+        self.started_at = t
+        self.completed_at: Optional[float] = None
+        self.success = False
+        self.new_gpu_id: Optional[int] = None
+        self.data_restored = False
+        self.phase_timings: Dict[str, int] = {}
+
+    def view(self, scale: float) -> Dict[str, Any]:
+        total = None
+        if self.completed_at is not None:
+            total = int(round((self.completed_at - self.started_at) * scale * 1000))
+        return {"failover_id": self.id, "gpu_instance_id": self.gpu_id, "reason": self.reason, "phase": self.phase,
+                "started_at": _iso(self.started_at),
+                "completed_at": _iso(self.completed_at) if self.completed_at is not None else None,
+                "success": self.success, "new_gpu_id": self.new_gpu_id, "data_restored": self.data_restored,
+                "phase_timings_ms": dict(self.phase_timings), "total_time_ms": total, "simulated": True}
+
+
+class Simulator:
+    def __init__(self, core):
+        self.core = core
+        self.sims: Dict[str, Simulation] = {}
+        self.tasks: Dict[str, asyncio.Task] = {}
+
+    def start(self, account: str, gpu_id: int, reason: str, simulate_restore: bool,
+              simulate_new_gpu: bool) -> Simulation:
+        sim = Simulation(uuid.uuid4().hex[:8], account, gpu_id, reason, simulate_restore, simulate_new_gpu,
+                         self.core.clock.now())
+        self.sims[sim.id] = sim
+        self.tasks[sim.id] = asyncio.get_running_loop().create_task(self._run(sim))
+        self.core.event("standby", None, "failover_simulation_started", None, None,
+                        {"failover_id": sim.id, "gpu_instance_id": gpu_id, "reason": reason, "account": account})
+        return sim
+
+    async def _step(self, sim: Simulation, nxt: str) -> None:
+        delay = STEP_DELAYS[sim.phase]
+        await asyncio.sleep(self.core.clock.wall(delay))
+        sim.phase_timings[sim.phase] = int(round(delay * 1000))
+        sim.phase = nxt
+
+    async def _run(self, sim: Simulation) -> None:
+        try:
+            await self._step(sim, "gpu_lost")
+            await self._step(sim, "failover_to_cpu")
+            await self._step(sim, "searching_gpu")
+            if sim.simulate_new_gpu:
+                await self._step(sim, "provisioning")
+                sim.new_gpu_id = sim.gpu_id + 1000
+                if sim.simulate_restore:
+                    await self._step(sim, "restoring")
+                    await asyncio.sleep(self.core.clock.wall(STEP_DELAYS["restoring"]))
+                    sim.phase_timings["restoring"] = int(round(STEP_DELAYS["restoring"] * 1000))
+                    sim.data_restored = True
+            sim.phase_timings.setdefault(sim.phase, 0)
+            sim.phase = "complete"
+            sim.success = True
+        except asyncio.CancelledError:
+            sim.phase = "failed"
+            raise
+        finally:
+            sim.completed_at = self.core.clock.now()
+            self.tasks.pop(sim.id, None)
+
+    def get(self, account: str, fid: str) -> Optional[Simulation]:
+        sim = self.sims.get(fid)
+        return sim if sim is not None and sim.account == account else None
+
+    def report(self, account: str, days: int) -> Dict[str, Any]:
+        scale = self.core.clock.scale
+        cutoff = self.core.clock.now() - days * 86400
+        recent: List[Dict[str, Any]] = [s.view(scale) for s in self.sims.values()
+                                        if s.account == account and s.completed_at is not None
+                                        and s.started_at > cutoff]
+        if not recent:
+            return {"period_days": days, "total_failovers": 0, "successful_failovers": 0, "failed_failovers": 0,
+                    "success_rate": 0.0, "mttr_ms": 0, "mttr_seconds": 0, "latency_by_phase_ms": {},
+                    "history": [], "message": "No failover events in the specified period."}
+        total = len(recent)
+        ok = sum(1 for e in recent if e["success"])
+        times = [e["total_time_ms"] for e in recent if e["total_time_ms"]]
+        mttr = sum(times) / len(times) if times else 0
+        per_phase: Dict[str, List[int]] = {}
+        for e in recent:
+            for phase, ms in e["phase_timings_ms"].items():
+                per_phase.setdefault(phase, []).append(ms)
+        reasons = [e["reason"] for e in recent]
+        return {"period_days": days, "total_failovers": total, "successful_failovers": ok,
+                "failed_failovers": total - ok, "success_rate": round(ok / total * 100, 1),
+                "mttr_ms": round(mttr), "mttr_seconds": round(mttr / 1000, 2),
+                "latency_by_phase_ms": {p: round(sum(v) / len(v)) for p, v in per_phase.items()},
+                "data_restored_count": sum(1 for e in recent if e["data_restored"]),
+                "gpus_provisioned_count": sum(1 for e in recent if e["new_gpu_id"]),
+                "primary_cause": max(set(reasons), key=reasons.count), "history": recent[-10:]}
+
+    def shutdown(self) -> None:
+        for task in list(self.tasks.values()):
+            task.cancel()
