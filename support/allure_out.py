@@ -68,9 +68,9 @@ CATEGORIES = [
      "description": "A phase did not finish in its time limit, a machine reached a state it cannot come back "
                     "from, SSH or the API did not answer, or the scenario ran past its maximum time.",
      "matchedStatuses": ["failed", "broken"],
-     "messageRegex": r"[\s\S]*(phase '[^']+' did not finish within|phase '[^']+' failed after|"
-                     r"scenario exceeded its maximum time|did not finish within|no answer \(|"
-                     r"timed out|TimeoutError)[\s\S]*"},
+     "messageRegex": r"[\s\S]*(did not finish within|scenario exceeded its maximum time|no answer \(|"
+                     r"timed out|TimeoutError|stopped for good|actual_status='(exited|offline)'|"
+                     r"host is offline)[\s\S]*"},
     {"name": "Product defect",
      "description": "The product did not keep a promise: a check failed or the API answered an error.",
      "matchedStatuses": ["failed", "broken"]},
@@ -129,17 +129,17 @@ def current_test():
     return None
 
 
-def severity_for(tags: list[str], journey_name: str) -> str:
+def severity_for(tags: list[str]) -> str:
     """A severity tag wins; otherwise journeys that rent machines are critical, free checks normal."""
     for tag in tags:
         if tag in SEVERITIES:
             return tag
-    return "normal" if journey_name == "Quick checks" or "paid" not in tags else "critical"
+    return "critical" if "paid" in tags else "normal"
 
 
 def journey_labels(metrics, tags: list[str]) -> list[tuple[str, str]]:
     """(name, value) labels for a journey: epic = journey, severity, GPU (as a tag and a label)."""
-    labels = [("epic", metrics.journey), ("severity", severity_for(tags, metrics.journey))]
+    labels = [("epic", metrics.journey), ("severity", severity_for(tags))]
     if metrics.gpu_name:
         labels += [("tag", f"GPU: {metrics.gpu_name}"), ("gpu", metrics.gpu_name)]
     return labels
@@ -158,7 +158,7 @@ def journey_attachments(metrics, secrets: list[str], language: str) -> list[tupl
     data = metrics.to_dict()
     return [
         ("phase timings", phase_lines(metrics), "text/plain", "txt"),
-        ("phase timings (json)", json.dumps([p.__dict__ for p in metrics.phases], indent=2), "application/json",
+        ("phase timings (json)", json.dumps(data["phases"], indent=2, ensure_ascii=False), "application/json",
          "json"),
         ("journey metrics", redact(json.dumps(data, indent=2, ensure_ascii=False), secrets), "application/json",
          "json"),

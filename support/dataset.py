@@ -77,32 +77,34 @@ def verify(written: Written, found: dict[str, str], where: str, exclude_prefix: 
 
 @dataclass
 class DataLoss:
-    """What a failover lost: bytes and files written after the last sync, and for how long."""
+    """What a failover lost: the files and bytes written after the last sync, and for how long.
+
+    The moment the last completed sync took its copy is bracketed by the
+    canaries: after the newest one that reached the standby, before the
+    oldest one that did not (or the failure itself, if none was lost).
+    ``rpo_seconds`` is measured from the middle of that bracket, and
+    ``rpo_seconds_min``/``rpo_seconds_max`` from its ends.
+    """
 
     lost_files: list[str]
     lost_bytes: int
     rpo_seconds: float | None
+    rpo_seconds_min: float | None = None
+    rpo_seconds_max: float | None = None
 
 
 def measure_loss(written: Written, found: dict[str, str], failed_at: float) -> DataLoss:
-    """Compare what was written with what the standby has.
-
-    RPO seconds: from the failure back to the middle of the gap between the
-    newest canary that survived and the oldest that did not — the moment the
-    last completed sync took its copy lies in that gap.
-    """
+    """Compare what was written with what the standby has."""
     lost = sorted(p for p, digest in written.hashes.items() if found.get(p) != digest)
     lost_bytes = sum(written.sizes[p] for p in lost)
-    canaries = sorted((written.written_at[p], p) for p in written.hashes if p.startswith("canary/"))
-    kept = [t for t, p in canaries if p not in lost]
-    missing = [t for t, p in canaries if p in lost]
+    canaries = [(written.written_at[p], p in lost) for p in written.hashes if p.startswith("canary/")]
     if not canaries:
-        rpo = None
-    elif not missing:
-        rpo = 0.0
-    else:
-        newest_kept = max(kept) if kept else min(missing)
-        oldest_lost = min(t for t in missing if t >= newest_kept) if kept else min(missing)
-        sync_moment = (newest_kept + oldest_lost) / 2 if kept else oldest_lost
-        rpo = max(0.0, failed_at - sync_moment)
-    return DataLoss(lost, lost_bytes, rpo)
+        return DataLoss(lost, lost_bytes, None)
+    kept = [t for t, was_lost in canaries if not was_lost]
+    missing = [t for t, was_lost in canaries if was_lost]
+    earliest = max(kept) if kept else min(t for t, _ in canaries)
+    latest = min((t for t in missing if t >= earliest), default=failed_at)
+    latest = min(latest, failed_at)
+    middle = (earliest + latest) / 2
+    return DataLoss(lost, lost_bytes, max(0.0, failed_at - middle), max(0.0, failed_at - latest),
+                    max(0.0, failed_at - earliest))

@@ -3,7 +3,8 @@
 Times of the journey (all measured by the suite):
 
 * ``failure``  — from the pause request until the GPU is seen stopped (that moment is "the failure");
-* ``detect``   — failure → the association is seen in ``failover_active``;
+* ``detect``   — failure → the association is seen in ``failover_active`` (the switch itself);
+* ``standby_verify`` — connecting to the standby and re-hashing the data set there;
 * ``failover`` — failure → the standby answers SSH with the data set verified (``time_to_failover``);
 * ``failback`` — failback request → a GPU answers SSH with the data set verified;
 * ``recovery`` — failure → back on a GPU, verified: the total recovery time.
@@ -160,10 +161,11 @@ def wait_failover(journey: Journey) -> None:
                       until=lambda a: a is not None and a.get("state") == "failover_active",
                       describe=describe, timeout=run.timeouts.failover, polling=run.polling, started_at=since.mono)
     journey.record("detect", since, waited.seconds)
-    session = connect_standby(journey, since)
-    journey.standby_session = session
-    found = dataset.read_all(session, run.timeouts.ssh)
-    dataset.verify(journey.written, found, "the standby after failover")
+    with journey.phase("standby_verify"):
+        session = connect_standby(journey, since)
+        journey.standby_session = session
+        found = dataset.read_all(session, run.timeouts.ssh)
+        dataset.verify(journey.written, found, "the standby after failover")
     journey.standby_found = found
     journey.record("failover", since, time.monotonic() - since.mono)
 
@@ -180,6 +182,8 @@ def report_data_loss(journey: Journey) -> dataset.DataLoss:
     extra = journey.metrics.extra
     extra["rpo_bytes"] = loss.lost_bytes
     extra["rpo_seconds"] = None if loss.rpo_seconds is None else round(loss.rpo_seconds, 3)
+    extra["rpo_seconds_range"] = (None if loss.rpo_seconds is None
+                                  else [round(loss.rpo_seconds_min, 3), round(loss.rpo_seconds_max, 3)])
     extra["rpo_lost_files"] = loss.lost_files
     return loss
 

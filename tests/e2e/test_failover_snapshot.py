@@ -1,0 +1,87 @@
+"""The failover and snapshot/restore journeys end to end, checked against the sandbox's ground truth."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from tests.behave_run import LiveBehave, alive, run_behave, wait_for_event
+
+TOLERANCE = 0.05
+# An explicit failover switches in about 1 real second, 17 ms of wall time at ×60: there a few
+# milliseconds of HTTP round trip are more than 5 %, so phases also get this absolute allowance.
+FLOOR = 0.01
+
+
+def phase(journey: dict, name: str, occurrence: int = 0) -> float:
+    return [p["seconds"] for p in journey["phases"] if p["name"] == name][occurrence]
+
+
+@pytest.fixture
+def failover_run(tmp_path, sandbox_server):
+    result = run_behave(["features/failover.feature"], tmp_path / "reports", sandbox_server.url, "e2e-failover")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def test_failover_journeys_measure_what_really_happened(failover_run, sandbox_server):
+    journeys = failover_run.metrics["journeys"]
+    assert [j["status"] for j in journeys] == ["passed", "passed"]
+    for journey in journeys:
+        gpu_id = int(journey["instance_id"])
+        truth = sandbox_server.admin.standby_truth(gpu_id)
+        failover = truth["failovers"][0]
+        # Data loss: exactly the bytes the sandbox says were written after the last completed sync.
+        assert journey["extra"]["rpo_bytes"] == failover["lost_bytes"], (journey["extra"], failover)
+        assert {f"{p['path']}" for p in failover["lost_files"]} == {
+            f"{path}" for path in journey["extra"]["rpo_lost_files"]}
+        # The RPO window: the sync moment lies between the canaries that survived and those that did not.
+        low, high = journey["extra"]["rpo_seconds_range"]
+        assert low - 0.01 <= failover["rpo_seconds"] <= high + 0.01, (low, failover["rpo_seconds"], high)
+        # The switch to the standby, as timed by the suite, against the sandbox's own clock.
+        switch = failover["completed_at"] - failover["failed_at"]
+        assert phase(journey, "detect") == pytest.approx(switch, rel=TOLERANCE, abs=FLOOR)
+        assert phase(journey, "failover") - phase(journey, "standby_verify") == pytest.approx(
+            switch, rel=TOLERANCE, abs=FLOOR)
+        back = truth["failbacks"][0]
+        assert phase(journey, "failback") >= back["completed_at"] - back["started_at"]
+        assert journey["time_to_failover"] == phase(journey, "failover")
+
+
+def test_failover_leaves_nothing_alive(failover_run, sandbox_server):
+    assert alive(sandbox_server, failover_run.label) == []
+    standbys = [r for r in sandbox_server.admin.resources(kind="standby")]
+    assert standbys and not [s for s in standbys if s["alive"]]
+    assert {m["fate"] for m in failover_run.metrics["machines"]} == {"deleted"}
+
+
+def test_snapshot_restore_time_matches_ground_truth(tmp_path, sandbox_server):
+    result = run_behave(["features/snapshot.feature"], tmp_path / "reports", sandbox_server.url, "e2e-snap")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    journey = result.metrics["journeys"][0]
+    ids = [m["id"] for m in result.metrics["machines"]]
+    assert len(ids) == 2
+    events = sandbox_server.admin.events()
+    second_created = next(e["t"] for e in events if e["event"] == "created" and str(e["id"]) == ids[1])
+    restored = next(e["t"] for e in events if e["event"] == "restore_completed")
+    verify = phase(journey, "model_verify", -1)
+    assert phase(journey, "restore") - verify == pytest.approx(restored - second_created, rel=TOLERANCE)
+    snapshot = next(e for e in events if e["event"] == "snapshot_completed")
+    assert journey["extra"]["snapshot_bytes"] == snapshot["detail"]["bytes"]
+    assert alive(sandbox_server, result.label) == []
+
+
+def test_corrupt_file_on_standby_fails_with_its_name(tmp_path, sandbox_server):
+    label = "dumont-acc-e2e-corrupt"
+    live = LiveBehave(["features/failover.feature:11"], tmp_path / "reports", sandbox_server.url, "e2e-corrupt")
+    # Once the data set has reached the standby, damage one file there, before the failover.
+    # The next step starting means the data set was verified on the standby.
+    live.wait_for_text("I keep writing canary files and the GPU fails", timeout=90)
+    gpu = next(r for r in sandbox_server.admin.resources(label_prefix=label) if r["kind"] == "instance")
+    sandbox_server.admin.add_fault(kind="sync_stall", gpu_id=gpu["id"])
+    sandbox_server.admin.corrupt_file("dataset/part-07.bin", standby_of=gpu["id"])
+    result = live.finish()
+    assert result.returncode != 0
+    journey = result.metrics["journeys"][0]
+    assert "corrupt: dataset/part-07.bin" in journey["error_message"]
+    assert alive(sandbox_server, result.label) == []
