@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LANGUAGE ?= en
 FEATURES := $(if $(filter pt,$(LANGUAGE)),features/pt,features/*.feature)
 
-.PHONY: acceptance test quick sweep steps clean venv
+.PHONY: acceptance test quick sweep steps clean venv bench
 
 venv: $(STAMP)
 
@@ -33,6 +33,10 @@ quick: $(STAMP)
 ## Every test of the suite, the sandbox and the journeys end to end.
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+## Harness overhead, timing error, API calls, cost and parallel speed against the sandbox's ground truth.
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 ## Delete whatever the ledger or the label listing says may still be alive.
 sweep: $(STAMP)

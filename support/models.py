@@ -9,13 +9,11 @@ suite keeps its own copy of the hashes to compare later copies against.
 from __future__ import annotations
 
 import shlex
-
-from support.allure_out import run_attached
 import time
 
 import paramiko
 
-from support.allure_out import attach_command
+from support.allure_out import run_attached
 from support.instances import explain
 from support.journey import Journey, PhaseStart
 from support.ssh import CommandFailed
@@ -25,6 +23,8 @@ HF_REPOS = {"qwen3-0.6b": "Qwen/Qwen3-0.6B", "qwen2.5-7b": "Qwen/Qwen2.5-7B",
             "llama-3.2-3b": "meta-llama/Llama-3.2-3B"}
 
 WORKSPACE = 'WS="${WORKSPACE:-/workspace}"'
+#: Separates an install command's own output from the hash listing that follows it.
+HASHES_MARK = "--dumont-hashes--"
 
 
 def model_dir(name: str) -> str:
@@ -77,14 +77,23 @@ def compare(expected: dict[str, str], found: dict[str, str]) -> list[str]:
 
 
 def install(journey: Journey, name: str) -> dict[str, str]:
-    """Install ``name`` on the current instance and remember its hashes."""
+    """Install ``name`` on the current instance and remember its hashes.
+
+    The install command also lists the hashes it checked, so one SSH command
+    does both; its command and output go to Allure, redacted.
+    """
     run = journey.run
     command = install_command(name, run.target.model_mirror, run.config.model_install_cmd)
-    with journey.phase("model_install", detail=name):
-        run_attached(journey.session, command, timeout=run.timeouts.model_install, what=f"installing model {name}",
-                     secrets=run.secrets())      # its command and output go to Allure, redacted
+    command = f"{command}; echo {HASHES_MARK}; {hash_listing_command(model_dir(name))}"
+    start = PhaseStart.now()
+    try:
+        result = run_attached(journey.session, command, timeout=run.timeouts.model_install,
+                              what=f"installing model {name}", secrets=run.secrets())
+    except (CommandFailed, TimeoutError, OSError, paramiko.SSHException) as error:
+        raise explain(journey, "model_install", error, start) from None
+    journey.record("model_install", start, time.monotonic() - start.mono, detail=name)
     journey.model_name = name
-    journey.model_manifest = read_hashes(journey.session, name, run.timeouts.model_install)
+    journey.model_manifest = parse_listing(result.stdout.rpartition(HASHES_MARK)[2])
     if not journey.model_manifest:
         raise AssertionError(f"model {name} installed no files")
     return journey.model_manifest

@@ -45,9 +45,9 @@ class Polling:
     ``time_scale`` divides ``shortest`` and ``longest`` for the sandbox.
     """
 
-    shortest: float = 0.25
+    shortest: float = 0.125
     longest: float = 15.0
-    fraction: float = 0.02
+    fraction: float = 0.01
     time_scale: float = 1.0
 
     def interval(self, waited: float) -> float:
