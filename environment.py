@@ -26,6 +26,7 @@ def before_all(context):
     run.guard.alive_count = run.alive_count
     run.guard.install()
     atexit.register(finish_run, run)
+    context.config.junit_directory = str(config.reports_dir / "junit")  # JUnit XML follows DUMONT_REPORTS_DIR
     run.sweep_earlier_runs()
     print(f"Dumont Acceptance run {config.run_id} against {run.target.mode} {run.target.url}"
           + (f" (time ×{run.time_scale:g})" if run.target.is_sandbox else ""), flush=True)
@@ -63,6 +64,9 @@ def after_all(context):
         if run.leaks:
             raise AssertionError("resources of this run are still alive (see LEAKED in the report): "
                                  + ", ".join(f"{leak['kind']} {leak['id']}" for leak in run.leaks))
+
+
+after_all.capture = False   # the final report is printed in after_all: never swallow it
 
 
 def finish_run(run) -> None:
