@@ -21,10 +21,12 @@ $(STAMP): requirements.txt sandbox/requirements.txt requirements-dev.txt
 	@touch $@
 
 JOBS ?= 3
+# SHARD=i/n runs this machine's share of the scenarios (see README, "Beyond one machine").
+SHARD ?=
 
 ## Run the journeys side by side against the embedded sandbox (or DUMONT_API_URL); reports in reports/.
 acceptance: $(STAMP)
-	$(BIN)/python -m support.parallel --jobs $(JOBS) $(FEATURES)
+	$(BIN)/python -m support.parallel --jobs $(JOBS) $(if $(SHARD),--shard $(SHARD)) $(FEATURES)
 
 ## The free checks only: create nothing, spend nothing.
 quick: $(STAMP)

@@ -153,22 +153,34 @@ class Runner:
         return 0 if all(code == 0 for code in codes) and not self.interrupted else 1
 
     def _merge(self, started: float, ended: float) -> None:
-        results = self.config.reports_dir / "allure-results"
-        results.mkdir(parents=True, exist_ok=True)
-        summaries = []
-        for folder in sorted(self.workers_dir.iterdir(), key=lambda p: int(p.name)):
-            metrics = folder / "metrics.json"
-            if metrics.is_file():
-                summaries.append(json.loads(metrics.read_text()))
-            for result in (folder / "allure-results").glob("*"):
-                shutil.copy2(result, results / result.name)
-        if not summaries:
-            self.out("no journey produced metrics: see the workers' logs")
-            return
-        summary = merge(summaries, started, ended)
-        text = report.write(summary, self.config.reports_dir, self.config.language)
-        allure_out.finish_merged_run(self.config.reports_dir, summary, self.config.language, self.workers_dir)
-        self.out("\n" + text)
+        merge_folders(self.config.reports_dir, self.workers_dir, self.config.language, started, ended, self.out)
+
+
+def merge_folders(reports_dir: Path, parent: Path, language: str, started: float | None = None,
+                  ended: float | None = None, out=print) -> dict | None:
+    """Merge the reports folders under ``parent`` (workers of one run, or the shards of several
+    machines) into ``reports_dir``: one metrics.json, one final report, one set of Allure results."""
+    results = reports_dir / "allure-results"
+    results.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    folders = sorted((p for p in parent.iterdir() if p.is_dir()),
+                     key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else p.name))
+    for folder in folders:
+        metrics = folder / "metrics.json"
+        if metrics.is_file():
+            summaries.append(json.loads(metrics.read_text()))
+        for result in (folder / "allure-results").glob("*"):
+            shutil.copy2(result, results / result.name)
+    if not summaries:
+        out(f"nothing to merge: no metrics.json under {parent}")
+        return None
+    started = started or min(report.parse_iso(s["run"]["started_at"]) for s in summaries)
+    ended = ended or max(report.parse_iso(s["run"]["ended_at"]) for s in summaries)
+    summary = merge(summaries, started, ended)
+    text = report.write(summary, reports_dir, language)
+    allure_out.finish_merged_run(reports_dir, summary, language, parent)
+    out("\n" + text)
+    return summary
 
 
 def main(argv=None) -> int:
@@ -177,7 +189,16 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=3, help="journeys at a time (default 3)")
     parser.add_argument("--shard", help="i/n: run only this machine's share of the scenarios")
     parser.add_argument("--tags", action="append", default=[], help="passed to behave")
+    parser.add_argument("--merge", metavar="FOLDER",
+                        help="run nothing: merge the reports folders under FOLDER (e.g. one per shard) "
+                             "into the reports directory")
     args = parser.parse_args(argv)
+    if args.merge:
+        try:
+            config = configuration.load()
+        except configuration.ConfigError as error:
+            configuration.exit_with_problems(error.problems)
+        return 0 if merge_folders(config.reports_dir, Path(args.merge), config.language) else 1
     try:
         config = configuration.load()
         units = shard(discover(args.paths), args.shard)

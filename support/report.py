@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -54,6 +55,11 @@ def format_duration(seconds: float, language: str) -> str:
         return f"{seconds:.1f} {words['sec']}"
     minutes, rest = divmod(int(round(seconds)), 60)
     return f"{minutes} {words['min']} {rest} {words['sec']}"
+
+
+def parse_iso(text: str) -> float:
+    """Epoch seconds of an ISO time written by :func:`support.metrics.iso`."""
+    return datetime.fromisoformat(text).timestamp()
 
 
 def format_cost(dollars: float) -> str:

@@ -46,3 +46,21 @@ def test_parallel_run_is_one_run(tmp_path, sandbox_server):
     total = sum(j["duration_seconds"] for j in metrics["journeys"])
     assert wall < total, f"no overlap: wall {wall:.1f} s, journeys {total:.1f} s"
     assert slowest <= metrics["run"]["duration_seconds"] <= wall
+
+
+def test_shards_from_several_machines_merge_into_one_report(tmp_path, sandbox_server):
+    shards = tmp_path / "shards"
+    for index in (1, 2):
+        done = subprocess.run([sys.executable, "-m", "support.parallel", "--shard", f"{index}/2", "--jobs", "1",
+                               "features/quick.feature", "features/instance.feature"], cwd=ROOT,
+                              env=behave_env(shards / str(index), sandbox_server.url, f"shard{index}"),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    merged = tmp_path / "merged"
+    done = subprocess.run([sys.executable, "-m", "support.parallel", "--merge", str(shards)], cwd=ROOT,
+                          env=behave_env(merged, None, "merge"), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    metrics = json.loads((merged / "metrics.json").read_text())
+    assert sorted(j["journey"] for j in metrics["journeys"]) == ["Instance Lifecycle", "Quick checks"]
+    assert len(list((merged / "allure-results").glob("*-result.json"))) == 2
+    assert "REAL TEST REPORT" in (merged / "report-en.txt").read_text()

@@ -42,13 +42,21 @@ def uploads(job: dict) -> str:
     return "\n".join(step["with"]["path"] for step in job["steps"] if "upload-artifact" in step.get("uses", ""))
 
 
-def test_push_runs_the_tests_and_the_sandbox_journeys_and_uploads_reports(workflow):
+def test_push_runs_the_tests_then_sharded_journeys_merged_into_one_report(workflow):
     assert {"push", "workflow_dispatch"} <= set(workflow["on"])
-    job = workflow["jobs"]["sandbox"]
-    assert ".ci/run" in runs(job) and "make acceptance" in runs(job) and "make report" in runs(job)
+    jobs = workflow["jobs"]
+    assert ".ci/run" in runs(jobs["sandbox"])
+    shards = jobs["journeys"]
+    assert shards["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    assert "make acceptance SHARD=${{ matrix.shard }}/3" in runs(shards)
+    assert "reports/metrics.json" in uploads(shards) and "reports/allure-results" in uploads(shards)
+    merged = jobs["report"]
+    assert merged["needs"] == "journeys" and merged["if"].startswith("always()")
+    assert "support.parallel --merge shards" in runs(merged) and "make report" in runs(merged)
     for path in ("reports/allure-results", "reports/allure-report", "reports/metrics.json", "reports/report-*.txt"):
-        assert path in uploads(job), path
-    assert all(step.get("if") == "always()" for step in job["steps"] if "upload-artifact" in step.get("uses", ""))
+        assert path in uploads(merged), path
+    for job in jobs.values():
+        assert all(step.get("if") == "always()" for step in job["steps"] if "upload-artifact" in step.get("uses", ""))
 
 
 def test_manual_real_run_reads_secrets_and_spends_only_when_asked(workflow):
