@@ -51,7 +51,7 @@ def dataset_on_standby(context):
 
 @steps("I keep writing canary files and the GPU fails", "eu continuo gravando arquivos canário e a GPU falha")
 def canaries_then_failure(context):
-    """Writes canary files across a sync interval, then pauses the GPU (the simulated failure)."""
+    """Writes canary files until a sync has taken some of them, then pauses the GPU (the simulated failure)."""
     standby.write_canaries_then_fail(context.journey)
 
 

@@ -18,7 +18,7 @@ from support import dataset, instances, models
 from support.backoff import ApiError
 from support.journey import Journey, PhaseStart
 from support.ssh import wait_for_ssh
-from support.waits import wait_for
+from support.waits import PhaseTimeout, wait_for
 
 API = "/api/v1"
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
@@ -131,13 +131,28 @@ def check_dataset_on_standby(journey: Journey) -> None:
         session.close()
 
 
-def write_canaries_then_fail(journey: Journey, count: int = 12, size_bytes: int = 4096) -> None:
-    """Write canaries over 1.5 sync intervals, then fail the GPU (pause) and wait until it is stopped."""
+def write_canaries_then_fail(journey: Journey, after_sync: int = 3, size_bytes: int = 4096) -> None:
+    """Write canaries until a sync has completed since the first one, and a few more after it;
+    then fail the GPU (pause) and wait until it is seen stopped.
+
+    Canaries on both sides of a sync bracket the moment the standby's copy was taken (see
+    :func:`support.dataset.measure_loss`); how many are written depends only on when the sync comes.
+    """
     run = journey.run
-    spacing = 1.5 * run.config.standby_sync_interval / count / run.time_scale
-    for index in range(count):
+    first_count = sync_count(journey)
+    limit = 3 * run.config.standby_sync_interval / run.time_scale + run.timeouts.ssh
+    started = time.monotonic()
+    index = 0
+    while True:
         dataset.write_canary(journey.session, journey.written, index, size_bytes, run.timeouts.ssh)
-        time.sleep(spacing)  # paces the writes across a sync interval; nothing waits on it
+        index += 1
+        if sync_count(journey) > first_count:
+            break
+        if time.monotonic() - started > limit:
+            raise PhaseTimeout("sync", limit, f"sync_count stayed at {first_count} while writing canaries",
+                               time.monotonic() - started)
+    for extra in range(after_sync):
+        dataset.write_canary(journey.session, journey.written, index + extra, size_bytes, run.timeouts.ssh)
     instances.request_pause(journey)
     instances.wait_stopped(journey, phase="failure")
     seconds = journey.metrics.phase_seconds("failure")[-1]
