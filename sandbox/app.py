@@ -19,6 +19,7 @@ from . import admin as admin_routes
 from . import api as api_routes
 from .core import VERSION, Core
 from .errors import ApiError
+from .reaper import sandbox_id
 
 log = logging.getLogger("sandbox.app")
 API_PREFIXES = ("/api/v1", "/api")
@@ -81,7 +82,10 @@ def create_app(core: Core) -> FastAPI:
     async def health():
         return {"status": "healthy", "version": VERSION, "service": "dumont-cloud",
                 "sandbox": {"time_scale": core.clock.scale, "size_scale": core.cfg.size_scale,
-                            "model_mirror": core.model_mirror_url}}
+                            "model_mirror": core.model_mirror_url,
+                            # Which sandbox this is (stable for its data dir): ids restart at every new
+                            # sandbox, so a client must not take another sandbox on the same port for it.
+                            "id": sandbox_id(core.cfg.data_dir)}}
 
     # Extension hook: sandbox/standby.py (built separately) may define `router` (public,
     # bearer-protected routes such as /standby/* and /instances/{id}/failover), `admin_router`

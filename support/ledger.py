@@ -48,11 +48,10 @@ class Entry:
 class Ledger:
     """Append-only JSONL file of intents, creations and confirmed deletions."""
 
-    def __init__(self, path: Path, run_id: str, target: str, embedded: bool = False):
+    def __init__(self, path: Path, run_id: str, target: str):
         self.path = Path(path)
         self.run_id = run_id
         self.target = target
-        self.embedded = embedded       # the target is a sandbox this run started (it dies with the run)
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _append(self, record: dict) -> None:
@@ -72,7 +71,7 @@ class Ledger:
             raise ValueError(f"unknown resource kind {kind!r}")
         self._append({"t": round(time.time(), 3), "event": event, "kind": kind, "label": label,
                       "id": None if resource_id is None else str(resource_id), "run_id": self.run_id,
-                      "target": self.target, "embedded": self.embedded, "scenario": scenario,
+                      "target": self.target, "scenario": scenario,
                       "host": socket.gethostname(), "pid": os.getpid(), **extra})
 
     def intent(self, kind: str, label: str, scenario: str = "") -> None:

@@ -31,6 +31,10 @@ from support import report
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Scenarios with this tag change account-wide settings (e.g. CPU standby): they run one after another.
+SERIAL_TAG = "serial"
+
+
 @dataclass(frozen=True, order=True)
 class Unit:
     """One scenario (or scenario outline) to run: ``behave <file>:<line>``."""
@@ -38,6 +42,7 @@ class Unit:
     file: str
     line: int
     name: str
+    serial: bool = False
 
     @property
     def location(self) -> str:
@@ -53,7 +58,8 @@ def discover(paths: list[str]) -> list[Unit]:
     for file in files:
         feature = parse_file(str(file))
         for scenario in feature.scenarios:
-            units.append(Unit(str(file), scenario.line, scenario.name))
+            tags = set(feature.tags) | set(scenario.tags)
+            units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in tags))
     return sorted(units, key=lambda u: (u.file, u.line))
 
 
@@ -143,9 +149,16 @@ class Runner:
         shutil.rmtree(self.workers_dir, ignore_errors=True)
         started = time.time()
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        numbered = list(enumerate(self.units))
+        # The @serial scenarios form one chain, run in order, beside the others.
+        chains = [[item] for item in numbered if not item[1].serial]
+        serial = [item for item in numbered if item[1].serial]
+        if serial:
+            chains.insert(0, serial)
         try:
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), enumerate(self.units)))
+                results = pool.map(lambda chain: [self._run_one(i, unit, url) for i, unit in chain], chains)
+                codes = [code for chain_codes in results for code in chain_codes]
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

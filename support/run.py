@@ -62,8 +62,7 @@ class Run:
             key = SshKey.from_file(config.ssh_key_path)
         else:
             key = SshKey.generate(comment=f"dumont-acceptance-{config.run_id}")
-        ledger = Ledger(config.ledger_path, config.run_id, target.url,
-                        embedded=target.sandbox is not None)
+        ledger = Ledger(config.ledger_path, config.run_id, target.key)
         return cls(config=config, target=target, client=client, ledger=ledger, key=key,
                    guard=InterruptGuard(), timeouts=config.timeouts.scaled(scale),
                    polling=Polling(time_scale=scale))
@@ -99,11 +98,11 @@ class Run:
         """Delete the leftovers of earlier runs on this target whose process is gone (kill -9)."""
         if self.target.sandbox is not None:
             return 0  # a sandbox we just started has nothing from before
-        dead = [e for e in maybe_alive(read_entries(self.ledger.path), self.target.url) if e.owner_gone()]
+        dead = [e for e in maybe_alive(read_entries(self.ledger.path), self.target.key) if e.owner_gone()]
         if not dead:
             return 0
         out(f"Cleaning up {len(dead)} resource(s) left by earlier runs that did not finish")
-        return sweep_target(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.url), dead,
+        return sweep_target(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), dead,
                             prefix=None, delete_timeout=self.timeouts.delete, polling=self.polling, out=out)
 
     def check_leaks(self) -> list[dict]:

@@ -23,7 +23,7 @@ from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
 from support.cleanup import delete_and_verify
 from support.client import DumontClient, LoginFailed
 from support.ledger import SWEEP_ORDER, Ledger, maybe_alive, read_entries
-from support.target import read_health
+from support.target import read_health, target_key, url_of
 from support.waits import Polling
 
 
@@ -103,7 +103,7 @@ def _standby_gone(client: DumontClient, gpu_id: str) -> bool:
 def sweep_target(client: DumontClient, ledger: Ledger, entries, *, prefix: str | None, protected_runs=(),
                  delete_timeout: float, polling: Polling, dry_run: bool = False, out=print) -> int:
     """Delete what ``entries`` (and ``prefix``) point at on one target; the number of failures."""
-    target = client.base_url
+    target = ledger.target
     leftovers = find_leftovers(client, entries, prefix, protected_runs)
     failed = set()
     for item in leftovers:
@@ -133,7 +133,10 @@ def sweep(config, dry_run: bool, out=print) -> int:
     entries = read_entries(ledger_path)
     targets = {e.get("target") for e in entries if e.get("target")}
     if config.api_url:
-        targets.add(config.api_url)
+        try:
+            targets.add(target_key(config.api_url, read_health(config.api_url, config.request_timeout)))
+        except configuration.ConfigError as error:
+            out(f"{config.api_url}: {error}")
     problems = 0
     for target in sorted(targets):
         pending = maybe_alive(entries, target)
@@ -141,21 +144,25 @@ def sweep(config, dry_run: bool, out=print) -> int:
         mine = [e for e in pending if e.run_id not in running]
         for run_id in sorted(running):
             out(f"{target}: run {run_id} is still going on; its resources are left to it")
+        url = url_of(target)
         try:
-            health = read_health(target, config.request_timeout)
+            health = read_health(url, config.request_timeout)
         except configuration.ConfigError:
-            if mine and _embedded(entries, target):
-                # An embedded sandbox took its machines with it when it stopped.
+            health = None
+        if health is None or target_key(url, health) != target:
+            if mine and "#sandbox-" in target:
+                # That sandbox is gone (stopped, or another one answers at its address): its machines
+                # ended with it.
                 gone = Ledger(ledger_path, "sweep", target)
                 for entry in mine:
-                    gone.deleted(entry.kind, entry.label, entry.id, "sweep: embedded sandbox stopped")
-                out(f"{target}: embedded sandbox is gone; {len(mine)} ledger entries closed")
+                    gone.deleted(entry.kind, entry.label, entry.id, "sweep: its sandbox is gone")
+                out(f"{target}: that sandbox is gone; {len(mine)} ledger entries closed")
             elif mine:
                 out(f"{target}: unreachable; {len(mine)} resource(s) may still be alive there")
                 problems += len(mine)
             continue
         scale = float((health.get("sandbox") or {}).get("time_scale", 1.0))
-        client = DumontClient(target, config.user, config.password, timeout=config.request_timeout,
+        client = DumontClient(url, config.user, config.password, timeout=config.request_timeout,
                               backoff=BackoffPolicy(time_scale=scale))
         try:
             problems += sweep_target(client, Ledger(ledger_path, "sweep", target), mine,
@@ -168,10 +175,6 @@ def sweep(config, dry_run: bool, out=print) -> int:
     if not problems:
         out("nothing left alive" if not dry_run else "dry run: nothing deleted")
     return 1 if problems else 0
-
-
-def _embedded(entries, target: str) -> bool:
-    return any(e.get("target") == target and e.get("embedded") for e in entries)
 
 
 def main(argv=None) -> int:

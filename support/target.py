@@ -17,6 +17,7 @@ class Target:
     version: str
     model_mirror: str | None
     sandbox: object | None = None      # the sandbox handle when we started it
+    key: str = ""                      # what the ledger calls this target (see target_key)
 
     @property
     def mode(self) -> str:
@@ -52,7 +53,21 @@ def start_target(config: Config) -> Target:
     extension = health.get("sandbox") or {}
     return Target(url=url, is_sandbox=bool(extension), time_scale=float(extension.get("time_scale", 1.0)),
                   version=str(health.get("version", "?")), model_mirror=extension.get("model_mirror"),
-                  sandbox=handle)
+                  sandbox=handle, key=target_key(url, health))
+
+
+def target_key(url: str, health: dict) -> str:
+    """The ledger's name for a server: its URL, and for a sandbox also which sandbox.
+
+    Every new sandbox numbers its instances from the same start, and a new one may get the port of
+    an old one: the URL alone would let a sweep delete one sandbox's machines for another's.
+    """
+    sandbox_id = (health.get("sandbox") or {}).get("id")
+    return f"{url}#sandbox-{sandbox_id}" if sandbox_id else url
+
+
+def url_of(key: str) -> str:
+    return key.split("#", 1)[0]
 
 
 def read_health(url: str, timeout: float) -> dict:

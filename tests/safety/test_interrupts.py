@@ -77,3 +77,33 @@ def test_next_run_cleans_up_after_a_killed_one(tmp_path, sandbox_server):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "left by earlier runs" in result.stdout
     assert alive(sandbox_server, f"dumont-acc-{run_id}") == []
+
+
+def test_a_new_sandbox_on_an_old_port_is_not_swept_for_the_old_one(tmp_path):
+    """Ids restart with every sandbox: leftovers of a dead one must not name the new one's machines."""
+    import sandbox
+    from support.client import DumontClient
+
+    reports = tmp_path / "reports"
+    old = sandbox.start(data_dir=tmp_path / "old", time_scale=60.0, seed=3)
+    port = int(old.url.rsplit(":", 1)[1])
+    live = LiveBehave(["features/instance.feature"], reports, old.url, "old-run")
+    wait_for_event(old, "dumont-acc-old-run", "created")
+    live.proc.kill()
+    live.finish()
+    old.kill()
+    new = sandbox.start(data_dir=tmp_path / "new", port=port, time_scale=60.0, seed=3)
+    try:
+        client = DumontClient(new.url, "test@test.com", "test123")
+        offer = next(o for o in client.offers() if o["gpu_name"] == "RTX 3060")
+        someone_elses = client.create_instance(offer["id"], "not-ours")
+        result = run_behave(["features/quick.feature"], reports, new.url, "new-run")
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert client.get_instance(someone_elses["id"]) is not None
+        sweep = subprocess.run([sys.executable, "-m", "support.sweep"], cwd=ROOT, capture_output=True, text=True,
+                               env=behave_env(reports, new.url, "sweeper"), timeout=120)
+        assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+        assert "that sandbox is gone" in sweep.stdout
+        assert client.get_instance(someone_elses["id"]) is not None
+    finally:
+        new.stop()
