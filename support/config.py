@@ -367,6 +367,11 @@ def load(userdata: Mapping[str, str] | None = None,
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
     )
+    if config.api_url and config.allow_spend and config.ssh_key_path is None:
+        # The real server ignores the key we would generate: without a registered key every SSH
+        # step would time out after the machine was already paid for.
+        reader.problems.append("DUMONT_SSH_KEY: renting real machines needs the private key registered on "
+                               "the provider account (the real server ignores the key the suite sends)")
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", config.label_prefix):
         reader.problems.append(
             f"DUMONT_LABEL_PREFIX: {config.label_prefix!r} must be lower-case letters, digits and '-'")

@@ -83,8 +83,10 @@ def test_report_language(tmp_path, environ, expected):
 
 
 def test_typed_values(tmp_path):
+    key = tmp_path / "id_ed25519"
+    key.write_text("a key registered on the provider account")
     config = load(tmp_path, environ={
-        "DUMONT_API_URL": "http://localhost:8766/", "DUMONT_ALLOW_SPEND": "sim",
+        "DUMONT_API_URL": "http://localhost:8766/", "DUMONT_ALLOW_SPEND": "sim", "DUMONT_SSH_KEY": str(key),
         "DUMONT_BUDGET_USD": "12.5", "DUMONT_MAX_PRICE": "0.4",
         "DUMONT_ALLOWED_GPUS": "rtx_3060, RTX  4090", "DUMONT_TIMEOUT_CREATE": "42",
         "KEEP_SNAPSHOTS": "1", "VAST_API_KEY": GOOD_VAST_KEY, "SANDBOX_SEED": "7"})
@@ -291,3 +293,14 @@ def test_with_api_url(tmp_path):
     moved = config.with_api_url("http://127.0.0.1:9999")
     assert moved.api_url == "http://127.0.0.1:9999" and not moved.uses_sandbox
     assert config.uses_sandbox and moved.run_id == config.run_id
+
+
+def test_spending_for_real_needs_a_registered_ssh_key(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, environ={"DUMONT_API_URL": "http://dumont.example:8766", "DUMONT_ALLOW_SPEND": "1"})
+    assert [p.split(":")[0] for p in raised.value.problems] == ["DUMONT_SSH_KEY"]
+    key = tmp_path / "id_ed25519"
+    key.write_text("not checked here")
+    config = load(tmp_path, environ={"DUMONT_API_URL": "http://dumont.example:8766", "DUMONT_ALLOW_SPEND": "1",
+                                     "DUMONT_SSH_KEY": str(key)})
+    assert config.ssh_key_path == key
