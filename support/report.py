@@ -100,8 +100,7 @@ def summarize(run, ended_at: float | None = None) -> dict:
         "journeys": [j.to_dict() for j in journeys],
         "machines": machines,
         "leaks": list(run.leaks),
-        "leak_check_warnings": list(getattr(run, "leak_check_warnings", None) or []),
-        "leak_check_warnings": list(getattr(run, "leak_check_warnings", [])),
+        "leak_check_warnings": list(run.leak_check_warnings),
         "api": run.client.call_log.summary(),
         "config": run.config.public_view(),
     }

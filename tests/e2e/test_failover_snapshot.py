@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.behave_run import LiveBehave, alive, run_behave, wait_for_event
+from tests.behave_run import LiveBehave, alive, run_behave
 
 TOLERANCE = 0.05
 # An explicit failover switches in about 1 real second, 17 ms of wall time at ×60: there a few

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import sys
 import time
 import uuid
@@ -18,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sandbox  # noqa: E402
 
 FAST = 1200.0          # time scale where timing does not matter
 DEFAULT_PASSWORD = "secret123"

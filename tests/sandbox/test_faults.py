@@ -5,8 +5,7 @@ import time
 import pytest
 import requests
 
-import sandbox
-from tests.sandbox.helpers import new_account, ssh_run, wait_ssh, wait_until
+from tests.sandbox.helpers import new_account, wait_ssh
 
 
 def test_admin_requires_token(sb):

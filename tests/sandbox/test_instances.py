@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.sandbox.helpers import FAST, new_account, wait_until
+from tests.sandbox.helpers import new_account, wait_until
 
 INSTANCE_FIELDS = {"id", "status", "actual_status", "gpu_name", "num_gpus", "gpu_ram", "cpu_cores", "cpu_ram",
                    "disk_space", "dph_total", "public_ipaddr", "ssh_host", "ssh_port", "start_date", "label",

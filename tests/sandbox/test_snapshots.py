@@ -1,5 +1,4 @@
 """Snapshots: real archives, byte-for-byte round trip, quirks and errors."""
-import hashlib
 
 import pytest
 

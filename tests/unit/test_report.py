@@ -124,7 +124,7 @@ def fake_run():
     return SimpleNamespace(
         config=config,
         target=SimpleNamespace(mode="sandbox", url="http://127.0.0.1:8766", time_scale=60, version="3.0.0"),
-        started_at=T0, guard=SimpleNamespace(received=None), leaks=[],
+        started_at=T0, guard=SimpleNamespace(received=None), leaks=[], leak_check_warnings=[],
         journeys=[SimpleNamespace(metrics=m) for m in (passed, failed, skipped)],
         client=SimpleNamespace(call_log=log))
 
