@@ -8,8 +8,8 @@ Feature: Snapshot and restore
     Given the Dumont Cloud API is healthy
     And I am logged in
 
-  Scenario Outline: A <model> model survives the loss of its machine through a snapshot
-    Given the cheapest offer among the allowed GPUs
+  Scenario Outline: A <model> model survives the loss of its <gpu> through a snapshot
+    Given the cheapest offer for a "<gpu>"
     And the balance covers the snapshot journey's maximum cost
     When I create an instance from that offer
     Then the instance is running within the time limit
@@ -25,5 +25,5 @@ Feature: Snapshot and restore
     And the restore time, snapshot size and throughput are reported
 
     Examples:
-      | model      |
-      | qwen2.5-7b |
+      | model      | gpu       |
+      | qwen2.5-7b | RTX A4000 |

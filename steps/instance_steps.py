@@ -11,6 +11,12 @@ def cheapest_offer(context):
     instances.cheapest_offer(context.journey)
 
 
+@steps('the cheapest offer for a "{gpu}"', 'a oferta mais barata de uma "{gpu}"')
+def cheapest_offer_for(context, gpu):
+    """Like the cheapest allowed offer, for one GPU model; refused if DUMONT_ALLOWED_GPUS does not allow it."""
+    instances.cheapest_offer(context.journey, gpu)
+
+
 @steps("the balance covers the instance journey's maximum cost",
        "que o saldo cobre o custo máximo da jornada de instância")
 def balance_covers_instance_journey(context):

@@ -20,17 +20,19 @@ CANARY_DIR = '"$WS/canary"'
 
 @dataclass
 class Written:
-    """Files the suite wrote, with their hashes, sizes and when each write finished (epoch)."""
+    """Files the suite wrote: hashes, sizes, and when each write began and finished (epoch)."""
 
     hashes: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     written_at: dict[str, float] = field(default_factory=dict)
+    begun_at: dict[str, float] = field(default_factory=dict)
 
-    def add(self, hashes: dict[str, str], size: int, at: float) -> None:
+    def add(self, hashes: dict[str, str], size: int, at: float, begun: float | None = None) -> None:
         for path, digest in hashes.items():
             self.hashes[path] = digest
             self.sizes[path] = size
             self.written_at[path] = at
+            self.begun_at[path] = at if begun is None else begun
 
 
 def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Written:
@@ -48,11 +50,12 @@ def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Writt
 def write_canary(session, written: Written, index: int, size_bytes: int, timeout: float) -> None:
     """One canary file, ``canary/c<index>.bin``; its write time is when the command returned."""
     name = f"c{index:04d}.bin"
+    begun = time.time()
     result = session.check(f"set -e; {WORKSPACE}; mkdir -p {CANARY_DIR}; cd {CANARY_DIR}; "
                            f"head -c {size_bytes} /dev/urandom > {name}; sync; sha256sum {name}",
                            timeout=timeout, what="writing a canary file")
     digest = result.stdout.split()[0]
-    written.add({f"canary/{name}": digest}, size_bytes, time.time())
+    written.add({f"canary/{name}": digest}, size_bytes, time.time(), begun)
 
 
 def read(session, directory: str, timeout: float) -> dict[str, str]:
@@ -80,8 +83,9 @@ class DataLoss:
     """What a failover lost: the files and bytes written after the last sync, and for how long.
 
     The moment the last completed sync took its copy is bracketed by the
-    canaries: after the newest one that reached the standby, before the
-    oldest one that did not (or the failure itself, if none was lost).
+    canaries: after the newest one that reached the standby began to be
+    written, before the oldest one that did not was done (or the failure
+    itself, if none was lost).
     ``rpo_seconds`` is measured from the middle of that bracket, and
     ``rpo_seconds_min``/``rpo_seconds_max`` from its ends.
     """
@@ -97,12 +101,13 @@ def measure_loss(written: Written, found: dict[str, str], failed_at: float) -> D
     """Compare what was written with what the standby has."""
     lost = sorted(p for p, digest in written.hashes.items() if found.get(p) != digest)
     lost_bytes = sum(written.sizes[p] for p in lost)
-    canaries = [(written.written_at[p], p in lost) for p in written.hashes if p.startswith("canary/")]
+    canaries = [p for p in written.hashes if p.startswith("canary/")]
     if not canaries:
         return DataLoss(lost, lost_bytes, None)
-    kept = [t for t, was_lost in canaries if not was_lost]
-    missing = [t for t, was_lost in canaries if was_lost]
-    earliest = max(kept) if kept else min(t for t, _ in canaries)
+    # A canary that reached the standby began before the copy was taken; one that did not ended after.
+    kept = [written.begun_at[p] for p in canaries if p not in lost]
+    missing = [written.written_at[p] for p in canaries if p in lost]
+    earliest = max(kept) if kept else min(written.begun_at[p] for p in canaries)
     latest = min((t for t in missing if t >= earliest), default=failed_at)
     latest = min(latest, failed_at)
     middle = (earliest + latest) / 2

@@ -6,6 +6,7 @@ import time
 
 from support.backoff import ApiError, ConnectionProblem
 from support.cleanup import delete_and_verify
+from support.config import normalize_gpu_name
 from support.costs import SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
 from support.journey import Journey, PhaseStart
 from support.ssh import wait_for_ssh
@@ -21,12 +22,19 @@ def describe(instance: dict | None) -> str:
     return f"actual_status={instance.get('actual_status')!r}, status={instance.get('status')!r}"
 
 
-def cheapest_offer(journey: Journey) -> dict:
-    """The cheapest offer among the allowed GPUs under the price cap."""
+def cheapest_offer(journey: Journey, gpu: str | None = None) -> dict:
+    """The cheapest offer among the allowed GPUs (or for one of them) under the price cap."""
     run = journey.run
+    gpus = run.config.allowed_gpus
+    if gpu is not None:
+        wanted = normalize_gpu_name(gpu)
+        gpus = tuple(g for g in gpus if normalize_gpu_name(g) == wanted)
+        if not gpus:
+            raise SpendRefused(f"the scenario asks for {gpu!r}, which DUMONT_ALLOWED_GPUS "
+                               f"({', '.join(run.config.allowed_gpus)}) does not allow")
     with journey.phase("offer_search"):
         offers = run.client.offers(max_price=run.config.max_price, num_gpus=1, limit=100)
-    journey.offer = choose_cheapest(offers, run.config.allowed_gpus, run.config.max_price)
+    journey.offer = choose_cheapest(offers, gpus, run.config.max_price)
     return journey.offer
 
 

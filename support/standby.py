@@ -18,7 +18,7 @@ from support import dataset, instances, models
 from support.backoff import ApiError
 from support.journey import Journey, PhaseStart
 from support.ssh import wait_for_ssh
-from support.waits import PhaseTimeout, wait_for
+from support.waits import wait_for
 
 API = "/api/v1"
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
@@ -137,20 +137,20 @@ def write_canaries_then_fail(journey: Journey, after_sync: int = 3, size_bytes: 
 
     Canaries on both sides of a sync bracket the moment the standby's copy was taken (see
     :func:`support.dataset.measure_loss`); how many are written depends only on when the sync comes.
+    If no sync comes within two intervals, the GPU fails anyway: the data loss then shows it.
     """
     run = journey.run
     first_count = sync_count(journey)
-    limit = 3 * run.config.standby_sync_interval / run.time_scale + run.timeouts.ssh
+    limit = 2 * run.config.standby_sync_interval / run.time_scale
     started = time.monotonic()
     index = 0
-    while True:
+    while sync_count(journey) == first_count:
+        if time.monotonic() - started > limit:
+            journey.metrics.extra["canary_note"] = (f"no sync completed in {limit:.1f} s of canary writes "
+                                                    f"(sync_count stayed at {first_count})")
+            break
         dataset.write_canary(journey.session, journey.written, index, size_bytes, run.timeouts.ssh)
         index += 1
-        if sync_count(journey) > first_count:
-            break
-        if time.monotonic() - started > limit:
-            raise PhaseTimeout("sync", limit, f"sync_count stayed at {first_count} while writing canaries",
-                               time.monotonic() - started)
     for extra in range(after_sync):
         dataset.write_canary(journey.session, journey.written, index + extra, size_bytes, run.timeouts.ssh)
     instances.request_pause(journey)

@@ -31,6 +31,15 @@ class BehaveRun:
     def label(self) -> str:
         return f"{LABEL_PREFIX}-{self.run_id}"
 
+    def explain(self) -> str:
+        """Why the run failed, for an assertion message: each failed journey's error, then the output's end."""
+        try:
+            errors = [f"{j['test_name']}: {j['status']}: {j['error_message']}" for j in self.metrics["journeys"]
+                      if j["status"] != "passed"]
+        except (OSError, ValueError, KeyError):
+            errors = ["(no metrics.json)"]
+        return "\n".join(errors) + "\n--- stdout ---\n" + self.stdout[-2500:] + "\n--- stderr ---\n" + self.stderr[-1500:]
+
 
 def behave_env(reports: Path, url: str | None, run_id: str, extra_env=None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMONT_", "TEST_", "SANDBOX_", "VAST_"))}

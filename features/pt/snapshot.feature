@@ -9,8 +9,8 @@ Funcionalidade: Snapshot e restauração
     Dado que a API da Dumont Cloud está saudável
     E que estou autenticado
 
-  Esquema do Cenário: Um modelo <model> sobrevive à perda da sua máquina graças a um snapshot
-    Dado a oferta mais barata entre as GPUs permitidas
+  Esquema do Cenário: Um modelo <model> sobrevive à perda da sua <gpu> graças a um snapshot
+    Dado a oferta mais barata de uma "<gpu>"
     E que o saldo cobre o custo máximo da jornada de snapshot
     Quando eu crio uma instância com essa oferta
     Então a instância fica em execução dentro do tempo limite
@@ -26,5 +26,5 @@ Funcionalidade: Snapshot e restauração
     E o tempo de restauração, o tamanho do snapshot e a vazão são informados
 
     Exemplos:
-      | model      |
-      | qwen2.5-7b |
+      | model      | gpu       |
+      | qwen2.5-7b | RTX A4000 |

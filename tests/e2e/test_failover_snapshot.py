@@ -20,7 +20,7 @@ def phase(journey: dict, name: str, occurrence: int = 0) -> float:
 @pytest.fixture
 def failover_run(tmp_path, sandbox_server):
     result = run_behave(["features/failover.feature"], tmp_path / "reports", sandbox_server.url, "e2e-failover")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.explain()
     return result
 
 
@@ -36,8 +36,11 @@ def test_failover_journeys_measure_what_really_happened(failover_run, sandbox_se
         assert {f"{p['path']}" for p in failover["lost_files"]} == {
             f"{path}" for path in journey["extra"]["rpo_lost_files"]}
         # The RPO window: the sync moment lies between the canaries that survived and those that did not.
+        # The sandbox dates a sync by the start of its copy of the workspace, and the copy itself takes
+        # some milliseconds in which a canary may still be taken: allow that much (3 s of real time).
         low, high = journey["extra"]["rpo_seconds_range"]
-        assert low - 0.01 <= failover["rpo_seconds"] <= high + 0.01, (low, failover["rpo_seconds"], high)
+        copy_time = 0.05
+        assert low - copy_time <= failover["rpo_seconds"] <= high + copy_time, (low, failover["rpo_seconds"], high)
         # The switch to the standby, as timed by the suite, against the sandbox's own clock.
         switch = failover["completed_at"] - failover["failed_at"]
         assert phase(journey, "detect") == pytest.approx(switch, rel=TOLERANCE, abs=FLOOR)
@@ -57,7 +60,7 @@ def test_failover_leaves_nothing_alive(failover_run, sandbox_server):
 
 def test_snapshot_restore_time_matches_ground_truth(tmp_path, sandbox_server):
     result = run_behave(["features/snapshot.feature"], tmp_path / "reports", sandbox_server.url, "e2e-snap")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.explain()
     journey = result.metrics["journeys"][0]
     ids = [m["id"] for m in result.metrics["machines"]]
     assert len(ids) == 2

@@ -28,7 +28,7 @@ def after(events, t, event, **match):
 @pytest.fixture
 def journey(tmp_path, sandbox_server):
     result = run_behave(["features/instance.feature"], tmp_path / "reports", sandbox_server.url, "e2e-instance")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, result.explain()
     return result
 
 
