@@ -3,7 +3,7 @@ Feature: Failover to a CPU standby and back
   When a GPU machine dies, its work goes on on the CPU standby with the data
   intact, and comes back to a GPU afterwards. We learn how long each step of
   the recovery took and how much data was lost since the last sync.
-  (@serial: these scenarios change the account's standby settings, so they run one at a time.)
+  (@serial: these scenarios change the account's standby settings, so they run alone, one at a time.)
 
   Background:
     Given the Dumont Cloud API is healthy

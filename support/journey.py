@@ -65,7 +65,7 @@ class Journey:
         self.boot_start: PhaseStart | None = None     # the last create or resume request
         # The failover journey's state (support/standby.py).
         self.standby: dict | None = None
-        self.standby_session = None
+        self.standby_model: dict[str, str] = {}
         self.standby_found: dict[str, str] = {}
         self.written = None
         self.sync_count_after_writes = 0

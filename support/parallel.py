@@ -31,7 +31,8 @@ from support import report
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: Scenarios with this tag change account-wide settings (e.g. CPU standby): they run one after another.
+#: Scenarios with this tag change account-wide settings (e.g. CPU standby): they run alone, one after
+#: another, once the others are done.
 SERIAL_TAG = "serial"
 
 
@@ -150,15 +151,13 @@ class Runner:
         started = time.time()
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
         numbered = list(enumerate(self.units))
-        # The @serial scenarios form one chain, run in order, beside the others.
-        chains = [[item] for item in numbered if not item[1].serial]
+        shared = [item for item in numbered if not item[1].serial]
         serial = [item for item in numbered if item[1].serial]
-        if serial:
-            chains.insert(0, serial)
         try:
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-                results = pool.map(lambda chain: [self._run_one(i, unit, url) for i, unit in chain], chains)
-                codes = [code for chain_codes in results for code in chain_codes]
+                codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), shared))
+            # The @serial scenarios change account-wide settings: they run alone, one after another.
+            codes += [self._run_one(index, unit, url) for index, unit in serial]
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

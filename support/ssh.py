@@ -102,6 +102,11 @@ class SshSession:
     def run(self, command: str, timeout: float) -> CommandResult:
         """Run ``command``; its exit code and output, or ``TimeoutError`` after ``timeout`` seconds."""
         started = time.monotonic()
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            cause = getattr(transport, "saved_exception", None) if transport is not None else None
+            raise ConnectionError(f"SSH connection to {self.host}:{self.port} was closed"
+                                  + (f" ({type(cause).__name__}: {cause})" if cause else ""))
         stdin, stdout, stderr = self._client.exec_command(command, timeout=timeout)
         stdin.close()
         channel = stdout.channel

@@ -178,16 +178,19 @@ def wait_failover(journey: Journey) -> None:
     journey.record("detect", since, waited.seconds)
     with journey.phase("standby_verify"):
         session = connect_standby(journey, since)
-        journey.standby_session = session
-        found = dataset.read_all(session, run.timeouts.ssh)
-        dataset.verify(journey.written, found, "the standby after failover")
+        try:
+            found = dataset.read_all(session, run.timeouts.ssh)
+            dataset.verify(journey.written, found, "the standby after failover")
+            # Read now, checked by the next step: one short connection to the standby.
+            journey.standby_model = models.read_hashes(session, journey.model_name, run.timeouts.ssh)
+        finally:
+            session.close()
     journey.standby_found = found
     journey.record("failover", since, time.monotonic() - since.mono)
 
 
 def check_model_on_standby(journey: Journey) -> None:
-    found = models.read_hashes(journey.standby_session, journey.model_name, journey.run.timeouts.ssh)
-    problems = models.compare(journey.model_manifest, found)
+    problems = models.compare(journey.model_manifest, journey.standby_model)
     if problems:
         raise AssertionError(f"model {journey.model_name} not intact on the standby: " + "; ".join(problems))
 
@@ -215,7 +218,6 @@ def fail_back(journey: Journey) -> None:
     run = journey.run
     if not run.target.is_sandbox:
         raise AssertionError(STUB_MESSAGE.format(route="failback", what="failback"))
-    journey.standby_session.close()
     start = PhaseStart.now()
     journey.failback_start = start
     run.client.post(f"{API}/instances/{journey.instance['id']}/failback", json={})

@@ -4,7 +4,7 @@ Funcionalidade: Failover para um standby de CPU e de volta
   Quando uma máquina GPU cai, o trabalho continua no standby de CPU com os
   dados íntegros e volta para uma GPU depois. Sabemos quanto tempo cada passo
   da recuperação levou e quantos dados se perderam desde a última sincronização.
-  (@serial: estes cenários mudam a configuração de standby da conta, então rodam um de cada vez.)
+  (@serial: estes cenários mudam a configuração de standby da conta, então rodam sozinhos, um de cada vez.)
 
   Contexto:
     Dado que a API da Dumont Cloud está saudável
