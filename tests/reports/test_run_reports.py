@@ -78,16 +78,17 @@ def test_final_report_sections_match_ground_truth(triad):
     assert metrics["run"]["total_cost"] == pytest.approx(sum(r["cost"] for r in billed.values()), rel=COST_TOLERANCE)
     assert "RUN INTERRUPTED (SIGINT)" in text
     assert re.search(r"^✅ Quick checks: [\d.]+ s$", text, re.M)
-    assert re.search(r"^❌ Instance Lifecycle: [\d.]+ s \(RTX 3060, \$0\.\d{4}\)\n"
+    gpus = {j["journey"]: re.escape(j["gpu_name"] or "") for j in metrics["journeys"]}
+    assert re.search(rf"^❌ Instance Lifecycle: [\d.]+ s \({gpus['Instance Lifecycle']}, \$0\.\d{{4}}\)\n"
                      r"   ↳ .*phase 'running' did not finish within 3\.0 s", text, re.M)
-    assert re.search(r"^⏹️ Snapshot/Restore: [\d.]+ s \(RTX 3060, \$0\.\d{4}\)\n"
+    assert re.search(rf"^⏹️ Snapshot/Restore: [\d.]+ s \({gpus['Snapshot/Restore']}, \$0\.\d{{4}}\)\n"
                      r"   ↳ interrupted \(SIGINT\); its cleanup ran$", text, re.M)
     assert "- Success rate: 33%" in text
     assert re.search(r"^- API calls: \d+ \(\d+ retries, 0 rate limited\)$", text, re.M)
     instances = [r for r in triad.resources if r["kind"] == "instance"]
     assert len(instances) == 2
     for resource in instances:
-        assert f"- {resource['id']}: RTX 3060 - DELETED ✅" in text
+        assert f"- {resource['id']}: {resource['gpu_name']} - DELETED ✅" in text
 
 
 def test_final_report_in_portuguese(triad):
@@ -200,7 +201,8 @@ def test_allure_run_files(triad):
     raw = (results / "environment.xml").read_bytes()
     environment = {p.findtext("key"): p.findtext("value") for p in ElementTree.fromstring(raw).iter("parameter")}
     assert environment["Target"] == "sandbox (time ×60; simulated costs)"      # non-ASCII survives
-    assert environment["GPU"] == "RTX 3060" and environment["Interrupted"] == "SIGINT"
+    gpus = {m["gpu_name"] for m in triad.metrics["machines"]}
+    assert set(environment["GPU"].split(", ")) == gpus and environment["Interrupted"] == "SIGINT"
     assert environment["Mode"] == "sandbox" and environment["URL"].startswith("http://127.0.0.1:")
     assert not (results / "environment.properties").exists()
     executor = json.loads((results / "executor.json").read_text(encoding="utf-8"))
@@ -221,7 +223,8 @@ def test_allure_labels_attachments_and_categories(triad):
         assert any(name == "feature" for name, _ in labels)
         paid = journey["journey"] != "Quick checks"
         assert ("severity", "critical" if paid else "normal") in labels
-        assert (("tag", "GPU: RTX 3060") in labels and ("gpu", "RTX 3060") in labels) == paid
+        gpu = journey["gpu_name"]
+        assert ((("tag", f"GPU: {gpu}") in labels and ("gpu", gpu) in labels) if paid else gpu is None)
         attachments = {a["name"]: a for a in result["attachments"]}
         assert {"phase timings", "phase timings (json)", "journey metrics", "timeline (svg)"} <= set(attachments)
         for attachment in attachments.values():

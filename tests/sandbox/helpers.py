@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import socket
 import sys
 import time
 import uuid
@@ -136,3 +137,16 @@ def wait_ssh(port, key, timeout=10.0):
         except Exception:
             return False
     return wait_until(attempt, timeout, interval=0.05, what=f"SSH on port {port}")
+
+
+def refused(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port (the connection is refused)."""
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", port))
+        return False
+    except ConnectionRefusedError:
+        return True
+    finally:
+        s.close()

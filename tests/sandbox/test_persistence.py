@@ -1,22 +1,10 @@
 """Restart persistence: kill -9, start again on the same data dir; everything alive comes back."""
-import socket
 
 import pytest
 
 import sandbox
 from sandbox import reaper
-from tests.sandbox.helpers import Api, login, new_account, ssh_run, wait_ssh, wait_until
-
-
-def refused(port):
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-        return False
-    except ConnectionRefusedError:
-        return True
-    finally:
-        s.close()
+from tests.sandbox.helpers import Api, login, new_account, refused, ssh_run, wait_ssh, wait_until
 
 
 def test_kill_9_then_restart_on_same_data_dir(tmp_path, key):

@@ -1,24 +1,11 @@
 """Real SSH endpoints and the model mirror downloaded from inside an instance."""
-import socket
 import time
 
 import paramiko
 import pytest
 import requests
 
-from tests.sandbox.helpers import Key, ssh_connect, ssh_run, wait_ssh, wait_until
-
-
-def refused(port):
-    s = socket.socket()
-    s.settimeout(1)
-    try:
-        s.connect(("127.0.0.1", port))
-        return False
-    except ConnectionRefusedError:
-        return True
-    finally:
-        s.close()
+from tests.sandbox.helpers import Key, refused, ssh_connect, ssh_run, wait_ssh, wait_until
 
 
 def test_ssh_runs_commands_in_the_workspace(sb, api, key):

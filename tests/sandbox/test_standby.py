@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 
 import pytest
 
 import sandbox
 
-from tests.sandbox.helpers import Api, new_account, ssh_run, wait_ssh, wait_until
+from tests.sandbox.helpers import Api, new_account, refused, ssh_run, wait_ssh, wait_until
 
 HEALTH_INTERVAL = 10.0      # nominal seconds between health checks (sandbox default)
 
@@ -82,17 +81,6 @@ def wait_synced(sb, gpu_id, path, digest, after=None, timeout=20.0):
 def events(sb, rid, name=None):
     evs = sb.admin.events(resource_id=rid)
     return [e for e in evs if name is None or e["event"] == name]
-
-
-def refused(port):
-    s = socket.socket()
-    try:
-        s.connect(("127.0.0.1", port))
-        return False
-    except ConnectionRefusedError:
-        return True
-    finally:
-        s.close()
 
 
 def stop_sync(api, gpu_id):
