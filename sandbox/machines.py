@@ -75,6 +75,15 @@ def map_path(root: Path, path: Optional[str], default: str = "/workspace") -> Pa
     return real
 
 
+async def _copy(source, channel_writer) -> None:
+    """Everything the command writes, to the SSH channel, until the command closes its end."""
+    while True:
+        chunk = await source.read(65536)
+        if not chunk:
+            return
+        channel_writer.write(chunk)
+
+
 class _Server(asyncssh.SSHServer):
     def __init__(self, machine: "Machine"):
         self.machine = machine
@@ -178,7 +187,11 @@ class Machine:
             return
         self.procs.add(proc)
         try:
-            await process.redirect(stdin=proc.stdin, stdout=proc.stdout, stderr=proc.stderr)
+            # Output is copied by hand, not by redirect(): redirect's readers may still be writing
+            # to the channel after exit() closed it, and asyncssh then drops the whole connection
+            # ("Channel not open for sending") - a busy machine made that happen now and then.
+            await process.redirect(stdin=proc.stdin)
+            await asyncio.gather(_copy(proc.stdout, process.stdout), _copy(proc.stderr, process.stderr))
             rc = await proc.wait()
             # let the redirected output reach the channel before the exit status
             with contextlib.suppress(Exception):
