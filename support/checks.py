@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support.config import normalize_gpu_name
+from support.costs import offers_for
 from support.journey import Journey
 
 
@@ -33,8 +33,7 @@ def gpu_offers(journey: Journey) -> list[dict]:
     config = journey.run.config
     with journey.phase("offer_search"):
         offers = journey.run.client.offers(num_gpus=1, max_price=config.max_price, limit=100)
-    allowed = {normalize_gpu_name(g) for g in config.allowed_gpus}
-    fitting = [o for o in offers if normalize_gpu_name(str(o.get("gpu_name", ""))) in allowed]
+    fitting = offers_for(offers, config.allowed_gpus)
     if not fitting:
         raise AssertionError(f"no offer for {', '.join(config.allowed_gpus)} under "
                              f"${config.max_price}/h among {len(offers)} offers")

@@ -75,10 +75,15 @@ def check_affordable(balance: float, estimate: float, budget: float, what: str) 
                            f"${estimate:.4f}")
 
 
+def offers_for(offers: list[dict], gpus: tuple[str, ...]) -> list[dict]:
+    """The offers whose GPU is one of ``gpus`` (however either spells the name)."""
+    wanted = {normalize_gpu_name(g) for g in gpus}
+    return [o for o in offers if normalize_gpu_name(str(o.get("gpu_name", ""))) in wanted]
+
+
 def choose_cheapest(offers: list[dict], allowed_gpus: tuple[str, ...], max_price: float) -> dict:
     """The cheapest offer among the allowed GPUs under the price cap, or SpendRefused saying why."""
-    allowed = {normalize_gpu_name(g) for g in allowed_gpus}
-    fitting = [o for o in offers if normalize_gpu_name(str(o.get("gpu_name", ""))) in allowed]
+    fitting = offers_for(offers, allowed_gpus)
     if not fitting:
         seen = sorted({str(o.get("gpu_name")) for o in offers})
         raise SpendRefused(f"no offer for the allowed GPUs {', '.join(allowed_gpus)} "

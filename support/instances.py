@@ -22,6 +22,12 @@ def describe(instance: dict | None) -> str:
     return f"actual_status={instance.get('actual_status')!r}, status={instance.get('status')!r}"
 
 
+def delete_and_check(client, instance_id):
+    """The two calls cleanup needs for one instance: delete it, and is it gone (GET → 404)?"""
+    return (lambda: client.delete_instance(instance_id),
+            lambda: client.get_instance(instance_id) is None)
+
+
 def cheapest_offer(journey: Journey, gpu: str | None = None) -> dict:
     """The cheapest offer among the allowed GPUs (or for one of them) under the price cap."""
     run = journey.run
@@ -80,8 +86,8 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     instance_id = instance["id"]
     run.ledger.created("instance", label, instance_id, journey.metrics.test_name,
                        gpu_name=instance.get("gpu_name"), dph_total=instance.get("dph_total"))
-    pending.created(instance_id, delete=lambda: run.client.delete_instance(instance_id),
-                    is_gone=lambda: run.client.get_instance(instance_id) is None,
+    delete_it, is_gone = delete_and_check(run.client, instance_id)
+    pending.created(instance_id, delete=delete_it, is_gone=is_gone,
                     description=f"{instance.get('gpu_name')} instance {instance_id}")
     # The instance exists (and bills) from when the server took the request that made it:
     # the last one sent, if the first was refused or lost.
@@ -171,9 +177,7 @@ def delete(journey: Journey) -> None:
     _close_session(journey)
     start = PhaseStart.now()
     with run.guard.protect():
-        answered_at = delete_and_verify("instance", instance_id,
-                                        lambda: run.client.delete_instance(instance_id),
-                                        lambda: run.client.get_instance(instance_id) is None,
+        answered_at = delete_and_verify("instance", instance_id, *delete_and_check(run.client, instance_id),
                                         timeout=run.timeouts.delete, polling=run.polling)
         journey.record("delete", start, time.monotonic() - start.mono)
         journey.machine_gone(instance_id, answered_at)

@@ -247,8 +247,7 @@ def _adopt_new_gpu(journey: Journey, new_id, since: PhaseStart) -> None:
     label = journey.resource_label()
     run.ledger.created("instance", label, new_id, journey.metrics.test_name)
     instance = run.client.get_instance(new_id) or {"id": new_id}
-    journey.cleanup.track("instance", label, new_id, delete=lambda: run.client.delete_instance(new_id),
-                          is_gone=lambda: run.client.get_instance(new_id) is None,
+    journey.cleanup.track("instance", label, new_id, *instances.delete_and_check(run.client, new_id),
                           description=f"failback instance {new_id}")
     journey.machine_started({**(journey.offer or {}), **instance}, "instance", since.epoch)
     journey.instance = instance
