@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 
+import time
+
 import pytest
 
 from tests.behave_run import LiveBehave, alive, run_behave
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
 
 TOLERANCE = 0.05
 # An explicit failover switches in about 1 real second, 17 ms of wall time at ×60: there a few
@@ -81,7 +90,12 @@ def test_corrupt_file_on_standby_fails_with_its_name(tmp_path, sandbox_server):
     # The next step starting means the data set was verified on the standby.
     live.wait_for_text("I keep writing canary files and the GPU fails", timeout=90)
     gpu = next(r for r in sandbox_server.admin.resources(label_prefix=label) if r["kind"] == "instance")
-    sandbox_server.admin.add_fault(kind="sync_stall", gpu_id=gpu["id"])
+    stalled_from = time.time()
+    sandbox_server.admin.add_fault(kind="sync_stall", gpu_id=gpu["id"], count=1000)
+    # A sync already under way would still finish and repair the file: wait for one that starts
+    # after the stall (syncs never overlap), then damage the file.
+    wait_until(lambda: any(e["event"] == "sync_started" and e["t"] > stalled_from
+                           for e in sandbox_server.admin.events()), timeout=30)
     sandbox_server.admin.corrupt_file("dataset/part-07.bin", standby_of=gpu["id"])
     result = live.finish()
     assert result.returncode != 0
