@@ -10,7 +10,7 @@ import atexit
 
 from support import config as configuration
 from support import report
-from support.allure_out import attach_journey, write_run_files
+from support.allure_out import attach_journey, attach_recorded, write_run_files
 from support.journey import Journey
 from support.redact import redact
 from support.run import Run
@@ -28,8 +28,9 @@ def before_all(context):
     atexit.register(finish_run, run)
     context.config.junit_directory = str(config.reports_dir / "junit")  # JUnit XML follows DUMONT_REPORTS_DIR
     run.sweep_earlier_runs()
+    scale = run.clock.describe()
     print(f"Dumont Acceptance run {config.run_id} against {run.target.mode} {run.target.url}"
-          + (f" (time ×{run.time_scale:g})" if run.target.is_sandbox else ""), flush=True)
+          + (f" ({scale})" if scale else ""), flush=True)
 
 
 def before_scenario(context, scenario):
@@ -40,7 +41,11 @@ def before_scenario(context, scenario):
         context.journey.metrics.finish("skipped", reason)
         scenario.skip(reason)
         return
-    run.guard.start_time_limit(run.timeouts.scenario)
+    run.guard.start_time_limit(run.clock.wall(run.timeouts.scenario))
+
+
+def after_step(context, step):
+    attach_recorded(context.journey, context.run.secrets())   # the step is still open in Allure here
 
 
 def after_scenario(context, scenario):
@@ -61,9 +66,10 @@ def after_all(context):
     run = getattr(context, "run", None)
     if run is not None:
         finish_run(run)
-        if run.leaks:
-            raise AssertionError("resources of this run are still alive (see LEAKED in the report): "
-                                 + ", ".join(f"{leak['kind']} {leak['id']}" for leak in run.leaks))
+        problems = run.leak_check.problems() if run.leak_check else ["the leak check did not run"]
+        if problems:
+            # Alive, or not known to be gone: either way the run must not pass.
+            raise AssertionError("; ".join(problems))
 
 
 after_all.capture = False   # the final report is printed in after_all: never swallow it

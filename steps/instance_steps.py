@@ -1,8 +1,7 @@
 """Steps of the instance journey: rent, use, snapshot, pause, resume, delete."""
 
-from support import instances, models, snapshots
+from support import checks, instances, models, snapshots
 from support.gherkin import steps
-from support.report import check_phases_costed
 
 
 @steps("the cheapest offer among the allowed GPUs", "a oferta mais barata entre as GPUs permitidas")
@@ -40,7 +39,7 @@ def instance_running(context):
        "a instância volta a ficar em execução dentro do tempo limite")
 def instance_running_again(context):
     """After a resume: waits for "running" again (limit DUMONT_TIMEOUT_RESUME)."""
-    instances.wait_running(context.journey, since=context.journey.resume_start, phase="resume")
+    instances.wait_running(context.journey, phase="resume")
 
 
 @steps("I can connect to it over SSH", "consigo me conectar a ela por SSH")
@@ -106,4 +105,4 @@ def instance_gone(context):
 @steps("every phase was timed and costed", "cada fase foi cronometrada e custeada")
 def phases_timed_and_costed(context):
     """Each phase of the journey has a time, and the journey has a cost."""
-    check_phases_costed(context.journey)
+    checks.phases_timed_and_costed(context.journey)

@@ -76,6 +76,9 @@ CATEGORIES = [
      "matchedStatuses": ["failed", "broken"]},
 ]
 
+ATTACHMENT_TYPES = {"text/plain": allure.attachment_type.TEXT, "application/json": allure.attachment_type.JSON,
+                    "image/svg+xml": allure.attachment_type.SVG}
+
 #: Labels that hold one value: a new value replaces the old one.
 SINGLE_VALUED = {"epic", "feature", "severity", "story", "gpu"}
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")
@@ -153,9 +156,12 @@ def phase_lines(metrics) -> str:
     return "\n".join(lines) or "no phases"
 
 
-def journey_attachments(metrics, secrets: list[str], language: str) -> list[tuple[str, str, str, str]]:
-    """(name, body, mime type, extension) of everything attached to a journey's Allure result."""
+def journey_attachments(journey, secrets: list[str], language: str) -> list[tuple[str, str, str, str]]:
+    """(name, body, mime type, extension) of everything attached to a journey's Allure result:
+    its phase timings (text and JSON), metrics and timeline, then what its steps recorded, redacted."""
+    metrics = journey.metrics
     data = metrics.to_dict()
+    extensions = {"text/plain": "txt", "application/json": "json", "image/svg+xml": "svg"}
     return [
         ("phase timings", phase_lines(metrics), "text/plain", "txt"),
         ("phase timings (json)", json.dumps(data["phases"], indent=2, ensure_ascii=False), "application/json",
@@ -164,11 +170,19 @@ def journey_attachments(metrics, secrets: list[str], language: str) -> list[tupl
          "json"),
         ("timeline (svg)", charts.timeline_svg([data], language, title=f"{metrics.journey}: {metrics.test_name}"),
          "image/svg+xml", "svg"),
-    ]
+    ] + [(a.name, clean_output(a.body, secrets), a.mime, extensions.get(a.mime, "txt"))
+         for a in journey.unpublished()]
+
+
+def attach_recorded(journey, secrets: list[str]) -> None:
+    """Publish, redacted, what the journey's last step recorded (called while that step is open)."""
+    for attachment in journey.unpublished():
+        allure.attach(clean_output(attachment.body, secrets), name=attachment.name,
+                      attachment_type=ATTACHMENT_TYPES.get(attachment.mime, allure.attachment_type.TEXT))
 
 
 def attach_journey(journey, secrets: list[str]) -> None:
-    """Label the current Allure test and attach the journey's phase timings (text and JSON), metrics and timeline."""
+    """Label the current Allure test and attach everything :func:`journey_attachments` lists."""
     metrics = journey.metrics
     language = getattr(getattr(journey.run, "config", None), "language", "en")
     enable_runtime_labels()
@@ -176,10 +190,8 @@ def attach_journey(journey, secrets: list[str]) -> None:
     tags = [label.value for label in test.labels if label.name == "tag"] if test is not None else []
     for name, value in journey_labels(metrics, tags):
         allure.dynamic.label(name, value)
-    types = {"text/plain": allure.attachment_type.TEXT, "application/json": allure.attachment_type.JSON,
-             "image/svg+xml": allure.attachment_type.SVG}
-    for name, body, mime, _ in journey_attachments(metrics, secrets, language):
-        allure.attach(body, name=name, attachment_type=types[mime])
+    for name, body, mime, _ in journey_attachments(journey, secrets, language):
+        allure.attach(body, name=name, attachment_type=ATTACHMENT_TYPES.get(mime, allure.attachment_type.TEXT))
 
 
 def clean_output(text: str, secrets: list[str]) -> str:
@@ -188,33 +200,6 @@ def clean_output(text: str, secrets: list[str]) -> str:
     if len(text) > OUTPUT_LIMIT:
         text = f"[… {len(text) - OUTPUT_LIMIT} characters cut …]\n" + text[-OUTPUT_LIMIT:]
     return text
-
-
-def attach_command(name: str, output: str, secrets: list[str]) -> None:
-    allure.attach(clean_output(output, secrets), name=name, attachment_type=allure.attachment_type.TEXT)
-
-
-def format_command_result(result) -> str:
-    """A :class:`support.ssh.CommandResult` as one readable text."""
-    return (f"$ {result.command}\n"
-            f"exit code {result.exit_code} after {result.seconds:.2f} s\n"
-            f"--- stdout ---\n{result.stdout.rstrip()}\n"
-            f"--- stderr ---\n{result.stderr.rstrip()}\n")
-
-
-def run_attached(session, command: str, *, timeout: float, what: str, secrets: list[str]):
-    """``session.check(command)`` whose command and output are attached to Allure, redacted, pass or fail."""
-    from support.ssh import CommandFailed
-
-    try:
-        result = session.run(command, timeout=timeout)
-    except TimeoutError as error:
-        attach_command(f"ssh: {what}", f"$ {command}\n{error}\n", secrets)
-        raise
-    attach_command(f"ssh: {what}", format_command_result(result), secrets)
-    if not result.ok:
-        raise CommandFailed(result, what)
-    return result
 
 
 # -- run-level files in the results directory ----------------------------------------------------------
@@ -374,7 +359,7 @@ def complete_result(results: Path, path: Path, data: dict, journey, secrets: lis
             changed = True
     attached = {a.get("name") for a in data.get("attachments", [])}
     if "phase timings" not in attached:
-        for name, body, mime, extension in journey_attachments(metrics, secrets, language):
+        for name, body, mime, extension in journey_attachments(journey, secrets, language):
             source = _write_attachment(results, body, mime, extension)
             data.setdefault("attachments", []).append({"name": name, "source": source, "type": mime})
         changed = True

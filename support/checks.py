@@ -55,3 +55,15 @@ def nothing_created(journey: Journey) -> None:
     mine = [i for i in run.client.list_instances() if str(i.get("label", "")).startswith(journey.label)]
     if journey.metrics.machines or mine:
         raise AssertionError(f"the quick checks created resources: {[i.get('id') for i in mine]}")
+
+
+def phases_timed_and_costed(journey: Journey, required=("create", "running", "ssh", "model_install", "snapshot",
+                                                        "pause", "resume", "delete")) -> None:
+    """The journey timed each required phase and has a cost."""
+    timed = {p.name for p in journey.metrics.phases if p.seconds > 0}
+    missing = [name for name in required if name not in timed]
+    if missing:
+        raise AssertionError(f"phases without a time: {', '.join(missing)}")
+    journey.settle_costs()
+    if not sum(m.cost for m in journey.metrics.machines) > 0:
+        raise AssertionError("the journey has no cost although it rented a machine")

@@ -1,4 +1,10 @@
-"""Deleting what a scenario created: in reverse order, verified, idempotent, loud on failure."""
+"""Deleting what a scenario created: in reverse order, proven, idempotent, loud on failure.
+
+Every paid resource enters the scenario's :class:`Cleanup` *before* the
+request that creates it (and the ledger with it), so that an interrupted or
+lost create is still found by its label and deleted. Deletion is proven the
+way its kind says (:mod:`support.resources`), never by the delete's answer.
+"""
 
 from __future__ import annotations
 
@@ -6,164 +12,206 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from support.backoff import ApiError, ConnectionProblem
-from support.waits import PhaseFailed, PhaseTimeout, Polling, wait_for
+from support.errors import ApiError, CleanupFailed, ConnectionProblem, PhaseFailed, PhaseTimeout
+from support.resources import KINDS, Resource, ids_labelled
+from support.waits import wait_for
 
 
 @dataclass
 class Tracked:
-    kind: str
-    label: str
-    id: str
-    delete: Callable[[], object]
-    is_gone: Callable[[], bool]
-    description: str
-    timeout: float | None = None      # overrides the cleanup's delete timeout
-    find: Callable[[], list] | None = None   # ids under this label, while the id is unknown
+    """A resource the scenario owns; until its create answered, known by label only."""
 
-    def created(self, resource_id, delete: Callable[[], object], is_gone: Callable[[], bool],
-                description: str) -> None:
-        """The create answered: from now on the resource is known by its id."""
-        self.id = str(resource_id)
-        self.delete, self.is_gone, self.description = delete, is_gone, description
-        self.timeout = None
+    resource: Resource
+    description: str
+    #: While the id is unknown: look the label up until then (monotonic), as a lost create
+    #: may still make the resource some time after it was sent.
+    settle_until: float | None = None
+
+
+@dataclass
+class Undo:
+    """A setting to put back at cleanup time, in order with the deletes."""
+
+    description: str
+    action: Callable[[], object]
 
 
 @dataclass
 class Outcome:
-    kind: str
-    id: str
-    label: str
     description: str
-    deleted: bool
-    kept: bool = False
+    resource: Resource | None         # None for an undone setting
+    fate: str                         # deleted / kept / failed / undone
     error: str | None = None
-    at: float | None = None          # when the effective delete was answered
+    at: float | None = None           # epoch at which the effective delete was answered
+
+    @property
+    def deleted(self) -> bool:
+        return self.fate == "deleted"
+
+    @property
+    def kept(self) -> bool:
+        return self.fate == "kept"
+
+    @property
+    def failed(self) -> bool:
+        return self.fate == "failed"
 
 
-def delete_and_verify(kind: str, resource_id, delete: Callable[[], object], is_gone: Callable[[], bool], *,
-                      timeout: float, polling: Polling, rounds: int = 3) -> float:
-    """Delete until the resource is confirmed gone.
+class Deleter:
+    """Deletes one resource until its kind proves it gone, within a time limit (real seconds)."""
 
-    "Already gone" is success, whatever the delete answered (the real server
-    answers 500 to a delete of a missing instance). A delete that answered
-    200 but left the resource alive is sent again, up to ``rounds`` times.
-    Returns the epoch at which the effective delete was answered (billing
-    stops there); raises with the last error when the resource is still there.
-    """
-    per_round = timeout / rounds
-    last_error = "still present after delete"
-    for _ in range(rounds):
-        try:
-            delete()
-        except (ApiError, ConnectionProblem) as error:
-            last_error = str(error)
+    def __init__(self, client, clock, polling, limit: float, resource_kinds=KINDS, rounds: int = 3):
+        self.client = client
+        self.clock = clock
+        self.polling = polling
+        self.limit = limit
+        self.kinds = resource_kinds
+        self.rounds = rounds
+
+    def delete(self, resource: Resource, limit: float | None = None) -> float:
+        """Delete until proven gone; the epoch at which the effective delete was answered.
+
+        "Already gone" is success, whatever the delete answered (the real server answers 500 to a
+        delete of something gone). A delete that answered 200 but left the resource alive is sent
+        again, up to ``rounds`` times. Raises :class:`CleanupFailed` with the last error.
+        """
+        kind = self.kinds[resource.kind]
+        per_round = (limit or self.limit) / self.rounds
+        last_error = "still present after delete"
+        for _ in range(self.rounds):
+            answer = "delete accepted"
+            try:
+                kind.delete(self.client, resource.id)
+            except (ApiError, ConnectionProblem) as error:
+                answer = str(error)
+            answered_at = time.time()
+            try:
+                wait_for(f"delete {resource}", lambda: kind.is_gone(self.client, resource.id), until=bool,
+                         limit=per_round, clock=self.clock, polling=self.polling,
+                         describe=lambda gone: "still present")
+                return answered_at
+            except (PhaseTimeout, PhaseFailed) as error:
+                seen = error.last_state if isinstance(error, PhaseTimeout) else error.reason
+                last_error = f"{answer}; then {seen}"
+        raise CleanupFailed(f"{resource} is still alive after {self.rounds} deletes: {last_error}")
+
+    def delete_labelled(self, resource: Resource, settle_until: float) -> float:
+        """Delete whatever carries ``resource.label`` until none is left and the settle time is over."""
+        kind = self.kinds[resource.kind]
         answered_at = time.time()
+
+        def none_left() -> bool:
+            nonlocal answered_at
+            found = ids_labelled(kind, self.client, resource.label)
+            for resource_id in found:
+                answered_at = self.delete(resource.identified(resource_id))
+            return not found and time.monotonic() >= settle_until
+
+        remaining = self.clock.real(max(0.0, settle_until - time.monotonic()))
         try:
-            wait_for(f"delete {kind} {resource_id}", is_gone, until=bool, timeout=per_round,
-                     polling=polling, describe=lambda gone: "still present")
-            return answered_at
-        except (PhaseTimeout, PhaseFailed):
-            continue
-    raise AssertionError(f"{kind} {resource_id} is still alive after {rounds} deletes: {last_error}")
+            wait_for(f"delete {resource}", none_left, until=bool, limit=remaining + self.limit,
+                     clock=self.clock, polling=self.polling, describe=lambda done: "may still appear")
+        except (PhaseTimeout, PhaseFailed) as error:
+            raise CleanupFailed(f"{resource}: could not prove nothing carries its label ({error})") from None
+        return answered_at
 
 
 class Cleanup:
     """The resources of one scenario, deleted last-created first."""
 
-    def __init__(self, ledger, scenario: str, guard, timeout: float, polling: Polling,
-                 keep: Callable[[Tracked], bool] = lambda item: False):
+    def __init__(self, ledger, scenario: str, guard, deleter: Deleter,
+                 keep: Callable[[Resource], bool] = lambda resource: False):
         self.ledger = ledger
         self.scenario = scenario
         self.guard = guard
-        self.timeout = timeout
-        self.polling = polling
+        self.deleter = deleter
         self.keep = keep
-        self._items: list[Tracked] = []
+        self._items: list[Tracked | Undo] = []
         self.outcomes: list[Outcome] = []
 
-    def track(self, kind: str, label: str, resource_id, delete, is_gone, description: str = "") -> Tracked:
-        item = Tracked(kind, label, str(resource_id), delete, is_gone, description or kind)
+    # -- what the scenario creates --------------------------------------------------------------
+
+    def expect(self, kind: str, label: str, description: str, settle: float) -> Tracked:
+        """About to send the request that creates a ``kind`` labelled ``label``.
+
+        Written to the ledger and tracked before the request leaves. If the request is cut short
+        (interrupt, lost answer) the server may still make the resource, even some time later:
+        until :meth:`identified`, cleanup looks the label up for ``settle`` real seconds.
+        """
+        resource = self.ledger.resource(kind, label)
+        self.ledger.intent(resource, self.scenario)
+        item = Tracked(resource, description, time.monotonic() + self.deleter.clock.wall(settle))
         self._items.append(item)
         return item
 
-    def track_by_label(self, kind: str, label: str, find: Callable[[], list], delete_one: Callable[[object], object],
-                       settle: float, description: str) -> Tracked:
-        """Track a resource *before* the request that creates it.
-
-        If that request is cut short (interrupt, lost answer), the server may
-        still create the resource, even some time later: until it is
-        :meth:`Tracked.created`, cleanup looks it up by ``label`` and keeps
-        looking for ``settle`` seconds after the request was sent.
-        """
-        sent = time.monotonic()
-
-        def delete():
-            for resource_id in find():
-                delete_one(resource_id)
-
-        def is_gone():
-            return not find() and time.monotonic() > sent + settle
-
-        item = self.track(kind, label, "", delete, is_gone, description)
-        item.timeout = settle + self.timeout
-        item.find = find
-        return item
+    def identified(self, item: Tracked, resource_id, description: str, **ledger_extra) -> Resource:
+        """The create answered: from now on the resource is known by its id."""
+        item.resource = item.resource.identified(resource_id)
+        item.description = description
+        item.settle_until = None
+        self.ledger.created(item.resource, self.scenario, **ledger_extra)
+        return item.resource
 
     def refused(self, item: Tracked) -> None:
-        """The create request answered with an error: nothing will appear later."""
-        item.is_gone = lambda: not item.find()
-        item.timeout = None
+        """The create answered with an error: nothing will appear later, but look once more."""
+        item.settle_until = time.monotonic()
 
-    def forget(self, kind: str, resource_id, deleted_at: float) -> Tracked | None:
-        """A step deleted and verified this resource itself: record it as deleted."""
-        for item in self._items:
-            if item.kind == kind and item.id == str(resource_id):
-                self._items.remove(item)
-                self.outcomes.append(Outcome(item.kind, item.id, item.label, item.description, True,
-                                             at=deleted_at))
-                return item
-        return None
+    def adopt(self, kind: str, label: str, resource_id, description: str, **ledger_extra) -> Resource:
+        """A resource the server made on its own for this scenario (e.g. failback's new GPU)."""
+        item = self.expect(kind, label, description, settle=0.0)
+        return self.identified(item, resource_id, description, **ledger_extra)
 
-    def defer(self, description: str, action) -> None:
+    def defer(self, description: str, action: Callable[[], object]) -> None:
         """Undo a setting at cleanup time, in reverse order with the deletes (no ledger entry)."""
-        self._items.append(Tracked("setting", "", "", action, lambda: True, description))
+        self._items.append(Undo(description, action))
+
+    def forget(self, resource: Resource, deleted_at: float) -> None:
+        """A step deleted and proved this resource gone itself: record it as deleted."""
+        for item in self._items:
+            if isinstance(item, Tracked) and item.resource == resource:
+                self._items.remove(item)
+                self.ledger.deleted(resource, self.scenario)
+                self.outcomes.append(Outcome(item.description, resource, "deleted", at=deleted_at))
+                return
 
     @property
     def pending(self) -> int:
-        return len(self._items)
+        return sum(isinstance(item, Tracked) for item in self._items)
+
+    # -- at the end -----------------------------------------------------------------------------
 
     def run(self) -> list[Outcome]:
         """Delete everything still tracked; never stops at the first failure or an interrupt."""
         with self.guard.protect():
             while self._items:
-                item = self._items.pop()
-                self.outcomes.append(self._settle(item))
-        if any(o.error and o.error.startswith("interrupted") for o in self.outcomes):
+                self.outcomes.append(self._settle(self._items.pop()))
+        if any(o.error == "interrupted" for o in self.outcomes):
             raise KeyboardInterrupt("interrupted during cleanup")
         return self.outcomes
 
-    def _settle(self, item: Tracked) -> Outcome:
-        if item.kind == "setting":
+    def _settle(self, item: Tracked | Undo) -> Outcome:
+        if isinstance(item, Undo):
             try:
-                item.delete()
+                item.action()
             except BaseException as error:  # noqa: B902 - report, go on with the deletes
-                return Outcome(item.kind, "", "", item.description, False, error=str(error))
-            return Outcome(item.kind, "", "", item.description, True)
-        if self.keep(item):
-            self.ledger.kept(item.kind, item.label, item.id, self.scenario)
-            return Outcome(item.kind, item.id, item.label, item.description, False, kept=True)
+                return Outcome(item.description, None, "failed", error=str(error))
+            return Outcome(item.description, None, "undone")
+        resource = item.resource
+        if self.keep(resource):
+            self.ledger.kept(resource, self.scenario)
+            return Outcome(item.description, resource, "kept")
         try:
-            answered_at = delete_and_verify(item.kind, item.id or item.label, item.delete, item.is_gone,
-                                            timeout=item.timeout or self.timeout, polling=self.polling)
+            if resource.id is None:
+                answered_at = self.deleter.delete_labelled(resource, item.settle_until or time.monotonic())
+            else:
+                answered_at = self.deleter.delete(resource)
         except KeyboardInterrupt:
             # Only possible without an installed guard; finish the others, then re-raise (see run).
-            return Outcome(item.kind, item.id, item.label, item.description, False, error="interrupted")
+            return Outcome(item.description, resource, "failed", error="interrupted")
         except BaseException as error:  # noqa: B902 - one failure must not stop the others
-            return Outcome(item.kind, item.id, item.label, item.description, False, error=str(error))
-        self.ledger.deleted(item.kind, item.label, item.id, self.scenario)
-        return Outcome(item.kind, item.id, item.label, item.description, True, at=answered_at)
+            return Outcome(item.description, resource, "failed", error=str(error))
+        self.ledger.deleted(resource, self.scenario)
+        return Outcome(item.description, resource, "deleted", at=answered_at)
 
     def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.deleted and not o.kept]
-
+        return [o for o in self.outcomes if o.failed]

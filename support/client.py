@@ -1,9 +1,11 @@
-"""The Dumont Cloud HTTP client used by every step.
+"""The Dumont Cloud HTTP client: the one place that knows a route.
 
 One :class:`DumontClient` per run: a ``requests.Session`` with the base URL,
 bearer login (and one re-login on 401), a timeout on every call, retries
 with backoff (see :mod:`support.backoff`), and a record of every call for the
-reports. Route methods return the server's JSON as plain dicts.
+reports. Route methods return the server's JSON as plain dicts; what a
+route's answer *means* (is a machine gone? is it running?) is decided by
+the callers in :mod:`support.resources` and the journey modules.
 """
 
 from __future__ import annotations
@@ -15,14 +17,11 @@ from dataclasses import dataclass, field
 import requests
 import tenacity
 
-from support.backoff import (ApiError, BackoffPolicy, ConnectionProblem,
-                             is_retryable, parse_retry_after)
+from support.backoff import BackoffPolicy, is_retryable, parse_retry_after
+from support.clock import Moment
+from support.errors import ApiError, ConnectionProblem, LoginFailed
 
 API = "/api/v1"
-
-
-class LoginFailed(Exception):
-    """The credentials were refused; the message names the user, never the password."""
 
 
 @dataclass
@@ -60,13 +59,16 @@ class CallLog:
         }
 
 
-class DumontClient:
-    """Talks to a Dumont Cloud server (real or sandbox).
+@dataclass(frozen=True)
+class Created:
+    """What a create taught us: the instance as answered, and when the server made it."""
 
-    ``time_scale`` is 1 against the real server; against the sandbox it
-    compresses backoff waits and deadlines the same way the sandbox
-    compresses time.
-    """
+    instance: dict
+    made: Moment       # between sending the request that made it and its answer
+
+
+class DumontClient:
+    """Talks to a Dumont Cloud server (real or sandbox)."""
 
     def __init__(self, base_url: str, user: str, password: str, *,
                  timeout: float = 30.0, backoff: BackoffPolicy | None = None,
@@ -80,7 +82,6 @@ class DumontClient:
         self.call_log = call_log or CallLog()
         self._sleep = sleep
         self._token: str | None = None
-        self.create_sent_at: float | None = None   # see create_instance
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "dumont-acceptance"
 
@@ -149,7 +150,7 @@ class DumontClient:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(lambda e: is_retryable(e, idempotent)),
             wait=wait,
-            stop=tenacity.stop_before_delay(policy.scaled_deadline),
+            stop=tenacity.stop_before_delay(policy.wall_deadline),
             sleep=self._sleep,
             reraise=True,
         )
@@ -203,12 +204,17 @@ class DumontClient:
     def list_instances(self) -> list[dict]:
         return self.get(f"{API}/instances").get("instances", [])
 
-    def get_instance(self, instance_id: int) -> dict | None:
-        """The instance, or None once it is gone (404)."""
+    def find_instance(self, instance_id: int) -> dict | None:
+        """The instance, or None when GET answered 404.
+
+        The real server answers 404 for any provider error too (a rate limit,
+        a timeout): None is no proof the instance is gone. Proof is in
+        :meth:`support.resources.InstanceKind.is_gone`.
+        """
         try:
             return self.get(f"{API}/instances/{instance_id}")
         except ApiError as error:
-            if error.status == 404:
+            if error.not_found:
                 return None
             raise
 
@@ -216,40 +222,40 @@ class DumontClient:
         return [i for i in self.list_instances() if i.get("label") == label]
 
     def create_instance(self, offer_id: int, label: str, *, reconcile_wait: float | None = None,
-                        **options) -> dict:
+                        **options) -> Created:
         """Create one instance, never two.
 
-        ``create_sent_at`` then holds when the request that made the instance
-        was sent (billing starts about then). Rate limits are retried (the server did nothing). After an ambiguous
+        Rate limits are retried (the server did nothing). After an ambiguous
         failure (no answer, or a 5xx) the instances are listed by ``label``:
         if the create went through, that instance is returned; otherwise
-        the create is sent again, at most three times in all.
+        the create is sent again, at most three times in all. The answer says
+        when the request that made the instance was in flight (billing starts then).
         """
         body = {"offer_id": offer_id, "label": label, **options}
         if reconcile_wait is None:
-            reconcile_wait = 5.0 / self.backoff.time_scale
+            reconcile_wait = self.backoff.clock.wall(5.0)
         last_error: Exception | None = None
-        sent_at = None
+        first_sent = None
         for attempt in range(3):
             if attempt:
                 found = self._reconcile(label, reconcile_wait)
                 if found is not None:
-                    self.create_sent_at = sent_at
-                    return found
-            sent_at = time.time()
+                    # Made by one of the requests sent so far: between the first send and the last answer.
+                    return Created(found, Moment.during(first_sent, answered))
+            sent = time.monotonic()
+            first_sent = first_sent or sent
             try:
                 instance = self.post(f"{API}/instances", json=body, idempotent=False)
             except (ConnectionProblem, ApiError) as error:
+                answered = time.monotonic()
                 if isinstance(error, ApiError) and not error.server_error:
                     raise
                 last_error = error
                 continue
-            self.create_sent_at = sent_at
-            return instance
+            return Created(instance, Moment.during(sent, time.monotonic()))
         found = self._reconcile(label, reconcile_wait)
         if found is not None:
-            self.create_sent_at = sent_at
-            return found
+            return Created(found, Moment.during(first_sent, answered))
         raise last_error
 
     def _reconcile(self, label: str, settle: float) -> dict | None:
@@ -267,8 +273,8 @@ class DumontClient:
     def delete_instance(self, instance_id: int, destroy_standby: bool = True) -> dict:
         params = {"destroy_standby": str(destroy_standby).lower(), "reason": "user_request"}
         # Not retried on 5xx: the real server answers 500 to a delete of something already gone,
-        # and retrying that would stall for the whole backoff deadline. Callers verify with GET
-        # and resend (see support.cleanup.delete_and_verify); rate limits are still retried.
+        # and retrying that would stall for the whole backoff deadline. Callers verify the deletion
+        # and resend (see support.resources); rate limits are still retried.
         return self.delete(f"{API}/instances/{instance_id}", params=params, idempotent=False)
 
     def pause_instance(self, instance_id: int) -> dict:
@@ -295,6 +301,45 @@ class DumontClient:
 
     def delete_snapshot(self, snapshot_id: str) -> dict:
         return self.delete(f"{API}/snapshots/{snapshot_id}", idempotent=False)  # 500 when gone: see above
+
+    # -- CPU standby ------------------------------------------------------------
+
+    def standby_status(self) -> dict:
+        """``{"configured", "auto_standby_enabled", "associations", "config", ...}`` of the account."""
+        return self.get(f"{API}/standby/status")
+
+    def configure_standby(self, settings: dict) -> dict:
+        """Replace the account's standby settings. Send every field you mean: the server defaults
+        ``enabled`` to true when it is missing."""
+        return self.post(f"{API}/standby/configure", json=settings, idempotent=True)
+
+    def associations(self) -> dict[str, dict]:
+        """Every standby association of the account, keyed by GPU instance id (as a string)."""
+        body = self.get(f"{API}/standby/associations")
+        return {str(k): v for k, v in (body.get("associations") or {}).items()}
+
+    def find_association(self, gpu_id: int) -> dict | None:
+        """The standby association of a GPU instance, or None when the server answers 404."""
+        try:
+            return self.get(f"{API}/standby/associations/{gpu_id}")
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def delete_association(self, gpu_id: int) -> dict:
+        # keep_gpu is accepted and ignored by the real server; sent for servers that honour it.
+        return self.delete(f"{API}/standby/associations/{gpu_id}", params={"keep_gpu": "true"},
+                           idempotent=False)
+
+    def fail_over(self, instance_id: int, reason: str) -> dict:
+        """A stub on the real server: it answers "initiated" and does nothing."""
+        return self.post(f"{API}/instances/{instance_id}/failover",
+                         json={"reason": reason, "strategy": "cpu_standby"})
+
+    def fail_back(self, instance_id: int) -> dict:
+        """A stub on the real server: it answers "initiated" and does nothing."""
+        return self.post(f"{API}/instances/{instance_id}/failback", json={})
 
 
 def _error_text(response: requests.Response) -> str:

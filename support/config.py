@@ -58,7 +58,7 @@ class ConfigError(Exception):
 class Timeouts:
     """Time limits in real-world seconds (the brief's defaults).
 
-    Against the sandbox they are divided by its time scale: see :meth:`scaled`.
+    Against the sandbox, the run's clock (support.clock.Clock) turns them into wall seconds.
     """
 
     create: float = 300
@@ -72,9 +72,6 @@ class Timeouts:
     delete: float = 120
     failover: float = 1200
     scenario: float = 3600
-
-    def scaled(self, time_scale: float) -> "Timeouts":
-        return Timeouts(**{f.name: getattr(self, f.name) / time_scale for f in fields(self)})
 
     def total_for_instance_journey(self) -> float:
         """The longest an instance journey may bill for, used by the budget guard."""
@@ -99,6 +96,7 @@ class Config:
     user: str
     password: str = field(repr=False)
     vast_api_key: str | None = field(repr=False)
+    vast_api_url: str
     allow_spend: bool
     budget_usd: float
     allowed_gpus: tuple[str, ...]
@@ -223,18 +221,18 @@ class _Reader:
         return number
 
 
-def _check_url(reader: _Reader, url: str | None) -> str | None:
+def _check_url(reader: _Reader, url: str | None, name: str = "DUMONT_API_URL",
+               example: str = "http://localhost:8766") -> str | None:
     if url is None:
         return None
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        reader.problems.append(
-            f"DUMONT_API_URL: {url!r} is not an http(s) URL (example: http://localhost:8766)")
+        reader.problems.append(f"{name}: {url!r} is not an http(s) URL (example: {example})")
         return None
     try:
         parsed.port
     except ValueError:
-        reader.problems.append(f"DUMONT_API_URL: {url!r} has a bad port")
+        reader.problems.append(f"{name}: {url!r} has a bad port")
         return None
     return url.rstrip("/")
 
@@ -345,6 +343,8 @@ def load(userdata: Mapping[str, str] | None = None,
         user=user,
         password=password,
         vast_api_key=vast_api_key,
+        vast_api_url=_check_url(reader, reader.text("VAST_API_URL", "https://console.vast.ai/api/v0"),
+                                "VAST_API_URL", "https://console.vast.ai/api/v0"),
         allow_spend=reader.flag("DUMONT_ALLOW_SPEND"),
         budget_usd=reader.number("DUMONT_BUDGET_USD", 5.0),
         allowed_gpus=_check_gpus(reader, reader.text("DUMONT_ALLOWED_GPUS", "RTX 3060,RTX A4000")),

@@ -2,8 +2,8 @@
 
 Cost = price per hour × billed time, per state: the offer's price while
 loading or running, the storage price while stopped, nothing once deleted.
-Against the sandbox, time is compressed by its time scale and billed in
-simulated seconds, so wall seconds are multiplied by the time scale.
+Against the sandbox, time is compressed and billed in simulated seconds: the
+run's clock turns the wall seconds measured here into those.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from support.clock import Clock
 from support.config import normalize_gpu_name
-
-
-class SpendRefused(AssertionError):
-    """A guard refused to spend money; the message carries the numbers."""
+from support.errors import SpendRefused
 
 
 @dataclass
@@ -24,7 +22,7 @@ class Meter:
 
     price_per_hour: float
     storage_per_hour: float
-    time_scale: float
+    clock: Clock
     started_at: float = field(default_factory=time.time)
     _state: str = "running"
     _since: float = 0.0
@@ -38,7 +36,7 @@ class Meter:
         return self.storage_per_hour if self._state == "stopped" else self.price_per_hour
 
     def _accrue(self, until: float) -> None:
-        self._cost += self._rate() * max(0.0, until - self._since) * self.time_scale / 3600
+        self._cost += self._rate() * self.clock.real(max(0.0, until - self._since)) / 3600
         self._since = until
 
     def change(self, state: str, at: float) -> None:
@@ -57,7 +55,7 @@ class Meter:
     def cost(self, now: float | None = None) -> float:
         if self.stopped_at is not None:
             return self._cost
-        return self._cost + self._rate() * max(0.0, (now or time.time()) - self._since) * self.time_scale / 3600
+        return self._cost + self._rate() * self.clock.real(max(0.0, (now or time.time()) - self._since)) / 3600
 
 
 def estimate_max_cost(price_per_hour: float, seconds: float) -> float:

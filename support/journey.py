@@ -1,6 +1,9 @@
-"""The state of one scenario: its label, metrics, machines, meters and cleanup stack.
+"""The state of one scenario: its label, metrics, cleanup stack, and what its steps made.
 
 Kept on the context as ``context.journey`` for the length of a scenario.
+What earlier steps made (the offer, the machine, the model, the snapshot,
+the standby) lives in small typed records behind accessors that say, in
+words, which step is missing when a scenario uses a step out of order.
 """
 
 from __future__ import annotations
@@ -8,13 +11,17 @@ from __future__ import annotations
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from support.cleanup import Cleanup
+from support.attachments import Attachment
+from support.cleanup import Cleanup, Deleter
+from support.clock import Moment, Span
 from support.costs import Meter
+from support.errors import MissingStep
 from support.metrics import JourneyMetrics, MachineRecord
+from support.resources import SNAPSHOT, Resource
 
-#: Journey names by feature tag, as the reports show them.
+#: Journey names by feature tag, as the reports show them; an untagged scenario is named by itself.
 JOURNEYS = {"instance": "Instance Lifecycle", "failover": "Failover CPU Standby",
             "snapshot": "Snapshot/Restore", "quick": "Quick checks"}
 
@@ -23,109 +30,192 @@ def slug(text: str, length: int = 16) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:length].strip("-") or "scenario"
 
 
+def journey_name(scenario_name: str, tags) -> str:
+    return next((JOURNEYS[t] for t in tags if t in JOURNEYS), scenario_name)
+
+
 @dataclass
-class PhaseStart:
-    """When a phase began, on both clocks: monotonic for durations, epoch for reports."""
+class Machine:
+    """The instance the journey is using now."""
 
-    mono: float
-    epoch: float
+    resource: Resource
+    view: dict                       # the server's latest answer about it
+    offer: dict
+    made: Moment                     # when the request that made it was carried out
+    boot: Moment                     # the last create or resume: SSH readiness counts from here
+    running: Moment | None = None    # when it was last seen reach "running"
+    paused: Moment | None = None
+    resumed: Moment | None = None
+    session: object | None = None    # support.ssh.SshSession while connected
 
-    @classmethod
-    def now(cls) -> "PhaseStart":
-        return cls(time.monotonic(), time.time())
+    @property
+    def id(self) -> int:
+        return int(self.resource.id)
 
-    def reached_server(self) -> "PhaseStart":
-        """Call when the request that starts a phase has answered: the server acted about
-        half-way through the round trip, so the phase starts there (as the server's own clock has it)."""
-        half = (time.monotonic() - self.mono) / 2
-        return PhaseStart(self.mono + half, self.epoch + half)
+    @property
+    def gpu_name(self) -> str:
+        return str(self.view.get("gpu_name") or self.offer.get("gpu_name") or "?")
+
+    def close_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+@dataclass
+class InstalledModel:
+    name: str
+    manifest: dict[str, str]         # relative path -> sha256, as installed
+
+
+@dataclass
+class TakenSnapshot:
+    resource: Resource
+    size_bytes: int | None
+
+    @property
+    def id(self) -> str:
+        return self.resource.id
+
+
+@dataclass
+class StandbyRun:
+    """The failover journey's CPU standby and what it learnt along the way."""
+
+    resource: Resource               # kind "standby", id = the GPU instance's id
+    association: dict = field(default_factory=dict)
+    written: object | None = None    # support.dataset.Written: what the suite wrote on the GPU
+    sync_count_after_writes: int = 0
+    failure: Moment | None = None    # when the GPU was seen failed
+    model_found: dict[str, str] = field(default_factory=dict)
+    data_found: dict[str, str] = field(default_factory=dict)
 
 
 class Journey:
     def __init__(self, run, scenario_name: str, feature_file: str, tags: list[str]):
         self.run = run
-        kind = next((t for t in tags if t in JOURNEYS), "quick")
-        self.metrics = JourneyMetrics(test_name=scenario_name, journey=JOURNEYS[kind],
+        self.metrics = JourneyMetrics(test_name=scenario_name, journey=journey_name(scenario_name, tags),
                                       feature_file=feature_file)
         self.label = run.new_label(slug(scenario_name))
-        self.cleanup = Cleanup(run.ledger, scenario_name, run.guard, timeout=run.timeouts.delete,
-                               polling=run.polling,
-                               keep=lambda item: item.kind == "snapshot" and run.config.keep_snapshots)
-        run.journeys.append(self)
-        self.offer: dict | None = None
-        self.instance: dict | None = None
-        self.session = None
-        self.model_manifest: dict[str, str] | None = None
-        self.model_name: str | None = None
-        self.snapshot_id: str | None = None
+        self.cleanup = Cleanup(run.ledger, scenario_name, run.guard,
+                               Deleter(run.client, run.clock, run.polling, run.timeouts.delete, run.kinds),
+                               keep=lambda resource: resource.kind == SNAPSHOT and run.config.keep_snapshots)
+        self.attachments: list[Attachment] = []
+        self.published = 0              # how many of them the reporter has published
         self.meters: dict[tuple[str, str], Meter] = {}
-        self.created_start: PhaseStart | None = None
-        self.pause_start: PhaseStart | None = None
-        self.resume_start: PhaseStart | None = None
-        self.boot_start: PhaseStart | None = None     # the last create or resume request
-        # The failover journey's state (support/standby.py).
-        self.standby: dict | None = None
-        self.standby_model: dict[str, str] = {}
-        self.standby_found: dict[str, str] = {}
-        self.written = None
-        self.sync_count_after_writes = 0
-        self.failure_start: PhaseStart | None = None
-        self.failed_at: float | None = None
+        self._offer: dict | None = None
+        self._machine: Machine | None = None
+        self._model: InstalledModel | None = None
+        self._snapshot: TakenSnapshot | None = None
+        self._standby: StandbyRun | None = None
         self._resources = 0
+        run.journeys.append(self)
 
     def resource_label(self) -> str:
         """A label for one created resource: the journey's label and a counter."""
         self._resources += 1
         return f"{self.label}-r{self._resources}"
 
-    # -- phases ----------------------------------------------------------------
+    # -- what earlier steps made ----------------------------------------------------------------
+
+    def offer(self, needed_for: str) -> dict:
+        return _needed(self._offer, f"no offer chosen yet: a scenario must choose one before {needed_for}")
+
+    def machine(self, needed_for: str) -> Machine:
+        return _needed(self._machine, f"no instance yet: a scenario must create one before {needed_for}")
+
+    def model(self, needed_for: str) -> InstalledModel:
+        return _needed(self._model, f"no model installed yet: a scenario must install one before {needed_for}")
+
+    def snapshot(self, needed_for: str) -> TakenSnapshot:
+        return _needed(self._snapshot, f"no snapshot yet: a scenario must take one before {needed_for}")
+
+    def standby(self, needed_for: str) -> StandbyRun:
+        return _needed(self._standby, "no CPU standby yet: a scenario must create an instance with a "
+                                      f"standby before {needed_for}")
+
+    def has_machine(self) -> bool:
+        return self._machine is not None
+
+    def chose(self, offer: dict) -> None:
+        self._offer = offer
+
+    def using(self, machine: Machine | None) -> None:
+        if self._machine is not None and self._machine is not machine:
+            self._machine.close_session()
+        self._machine = machine
+
+    def installed(self, model: InstalledModel) -> None:
+        self._model = model
+
+    def took(self, snapshot: TakenSnapshot) -> None:
+        self._snapshot = snapshot
+
+    def paired(self, standby: StandbyRun) -> None:
+        self._standby = standby
+
+    # -- phases ------------------------------------------------------------------------------------
 
     @contextmanager
     def phase(self, name: str, detail: str = ""):
-        """Time a block as a phase; a failing block records nothing."""
-        start = PhaseStart.now()
+        """Time a block as a phase (exactly: both ends are here); a failing block records nothing."""
+        start = Moment.now()
         yield start
-        self.metrics.add_phase(name, time.monotonic() - start.mono, start.epoch, detail)
+        self.record(name, start, start.since_now(), detail)
 
-    def record(self, name: str, start: PhaseStart, seconds: float, detail: str = "") -> None:
-        self.metrics.add_phase(name, seconds, start.epoch, detail)
+    def record(self, name: str, start: Moment, span: Span, detail: str = "") -> None:
+        self.metrics.add_phase(name, span.seconds, start.epoch, detail, span.uncertainty)
 
-    # -- machines and money ------------------------------------------------------
+    def attach(self, name: str, body: str, mime: str = "text/plain") -> None:
+        """Keep something for the report; the reporter publishes it with the step that recorded it."""
+        self.attachments.append(Attachment(name, body, mime))
 
-    def machine_started(self, instance: dict, kind: str, at: float) -> MachineRecord:
-        """Start metering a machine (``kind`` "instance" or "standby"; a standby has its GPU's id)."""
-        price = float(instance.get("dph_total") or 0.0)
-        storage = float(instance.get("storage_dph") or 0.0)
-        record = MachineRecord(id=str(instance["id"]), kind=kind, gpu_name=str(instance.get("gpu_name") or "CPU"),
-                               price_per_hour=price, created_at=at)
+    def unpublished(self) -> list[Attachment]:
+        """What was recorded since the reporter last asked, marked as published now."""
+        fresh = self.attachments[self.published:]
+        self.published = len(self.attachments)
+        return fresh
+
+    # -- machines and money ------------------------------------------------------------------------
+
+    def machine_started(self, resource: Resource, view: dict, at: float) -> MachineRecord:
+        """Start metering a machine (an instance, or a standby known by its GPU's id) from epoch ``at``."""
+        price = float(view.get("dph_total") or 0.0)
+        storage = float(view.get("storage_dph") or 0.0)
+        record = MachineRecord(id=resource.id, kind=resource.kind, label=resource.label,
+                               gpu_name=str(view.get("gpu_name") or "CPU"), price_per_hour=price, created_at=at)
         self.metrics.machines.append(record)
-        self.meters[(kind, record.id)] = Meter(price, storage, self.run.time_scale, started_at=at)
-        if kind == "instance" and self.metrics.instance_id is None:
+        self.meters[(resource.kind, resource.id)] = Meter(price, storage, self.run.clock, started_at=at)
+        if self.metrics.instance_id is None and resource.kind == "instance":
             self.metrics.instance_id = record.id
             self.metrics.gpu_name = record.gpu_name
             self.metrics.gpu_cost_per_hour = price
         return record
 
-    def machine_state(self, machine_id, state: str, at: float, kind: str = "instance") -> None:
-        meter = self.meters.get((kind, str(machine_id)))
+    def machine_state(self, resource: Resource, state: str, at: float) -> None:
+        meter = self.meters.get((resource.kind, resource.id))
         if meter is not None:
             meter.change(state, at)
 
-    def machine_gone(self, machine_id, at: float, fate: str = "deleted", kind: str = "instance") -> None:
+    def machine_gone(self, resource: Resource, at: float, fate: str = "deleted") -> None:
         """Billing of the machine stopped at ``at`` (a leaked machine is billed until then at least)."""
         for record in self.metrics.machines:
-            if record.kind == kind and record.id == str(machine_id) and record.fate == "alive":
+            if (record.kind, record.id) == (resource.kind, resource.id) and record.fate == "alive":
                 record.deleted_at = at if fate == "deleted" else None
                 record.fate = fate
-                self.meters[(kind, record.id)].stop(at)
+                self.meters[(record.kind, record.id)].stop(at)
 
     def clean_up(self) -> list:
         """Delete what is still tracked, record each machine's fate, settle the costs."""
+        if self._machine is not None:
+            self._machine.close_session()
         for outcome in self.cleanup.run():
+            if outcome.resource is None:
+                continue
             if outcome.deleted:
-                self.machine_gone(outcome.id, outcome.at or time.time(), kind=outcome.kind)
-            elif not outcome.kept:
-                self.machine_gone(outcome.id, time.time(), fate="leaked", kind=outcome.kind)
+                self.machine_gone(outcome.resource, outcome.at)
+            elif outcome.failed:
+                self.machine_gone(outcome.resource, outcome.at or time.time(), fate="leaked")
         self.settle_costs()
         return self.cleanup.failures()
 
@@ -134,3 +224,9 @@ class Journey:
             meter = self.meters.get((record.kind, record.id))
             if meter is not None:
                 record.cost = round(meter.cost(now), 6)
+
+
+def _needed(value, message: str):
+    if value is None:
+        raise MissingStep(message)
+    return value

@@ -16,18 +16,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("instance", "standby", "snapshot")
-#: Delete order for a sweep: the most expensive first.
-SWEEP_ORDER = {"instance": 0, "standby": 1, "snapshot": 2}
+from support.resources import KINDS, Resource
 
 
 @dataclass(frozen=True)
 class Entry:
-    kind: str
-    label: str
-    id: str | None
+    """A resource the ledger says may be alive, and who asked for it."""
+
+    resource: Resource
     run_id: str
-    target: str
     scenario: str
     host: str = field(default="", compare=False)     # who wrote it: the sweeper spares live runs
     pid: int = field(default=0, compare=False)
@@ -54,6 +51,10 @@ class Ledger:
         self.target = target
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
+    def resource(self, kind: str, label: str, resource_id=None) -> Resource:
+        """A resource of this ledger's target."""
+        return Resource(kind, None if resource_id is None else str(resource_id), label, self.target)
+
     def _append(self, record: dict) -> None:
         line = (json.dumps(record, sort_keys=True) + "\n").encode()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -66,28 +67,27 @@ class Ledger:
         finally:
             os.close(fd)
 
-    def _record(self, event: str, kind: str, label: str, resource_id, scenario: str, **extra) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown resource kind {kind!r}")
-        self._append({"t": round(time.time(), 3), "event": event, "kind": kind, "label": label,
-                      "id": None if resource_id is None else str(resource_id), "run_id": self.run_id,
-                      "target": self.target, "scenario": scenario,
-                      "host": socket.gethostname(), "pid": os.getpid(), **extra})
+    def _record(self, event: str, resource: Resource, scenario: str, **extra) -> None:
+        if resource.kind not in KINDS:
+            raise ValueError(f"unknown resource kind {resource.kind!r}")
+        self._append({"t": round(time.time(), 3), "event": event, "kind": resource.kind, "label": resource.label,
+                      "id": resource.id, "run_id": self.run_id, "target": resource.target or self.target,
+                      "scenario": scenario, "host": socket.gethostname(), "pid": os.getpid(), **extra})
 
-    def intent(self, kind: str, label: str, scenario: str = "") -> None:
+    def intent(self, resource: Resource, scenario: str = "") -> None:
         """About to create: written before the request leaves."""
-        self._record("intent", kind, label, None, scenario)
+        self._record("intent", resource, scenario)
 
-    def created(self, kind: str, label: str, resource_id, scenario: str = "", **extra) -> None:
-        self._record("created", kind, label, resource_id, scenario, **extra)
+    def created(self, resource: Resource, scenario: str = "", **extra) -> None:
+        self._record("created", resource, scenario, **extra)
 
-    def deleted(self, kind: str, label: str, resource_id, scenario: str = "") -> None:
-        """Deletion confirmed (the resource answers 404 or is absent from its list)."""
-        self._record("deleted", kind, label, resource_id, scenario)
+    def deleted(self, resource: Resource, scenario: str = "") -> None:
+        """Deletion confirmed (see support.resources: evidence a provider error cannot fake)."""
+        self._record("deleted", resource, scenario)
 
-    def kept(self, kind: str, label: str, resource_id, scenario: str = "") -> None:
+    def kept(self, resource: Resource, scenario: str = "") -> None:
         """Left alive on purpose (e.g. ``KEEP_SNAPSHOTS=1``): no sweep deletes it."""
-        self._record("kept", kind, label, resource_id, scenario)
+        self._record("kept", resource, scenario)
 
 
 def read_entries(path: Path) -> list[dict]:
@@ -115,7 +115,7 @@ def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
         if target is not None and record.get("target") != target:
             continue
         kind, label, rid = record["kind"], record["label"], record.get("id")
-        entry = Entry(kind, label, rid, record.get("run_id", ""), record.get("target", ""),
+        entry = Entry(Resource(kind, rid, label, record.get("target", "")), record.get("run_id", ""),
                       record.get("scenario", ""), record.get("host", ""), int(record.get("pid") or 0))
         if record["event"] == "intent":
             state.setdefault((kind, label, None), entry)

@@ -19,6 +19,9 @@ class Phase:
     seconds: float
     started_at: float        # epoch seconds
     detail: str = ""
+    #: Half the width of the interval the phase's true length lies in (its ends are known only
+    #: to within the requests' round trips and the poll intervals; a stalled server widens it).
+    uncertainty_seconds: float = 0.0
 
 
 @dataclass
@@ -26,7 +29,8 @@ class MachineRecord:
     """One paid machine of the journey and what became of it."""
 
     id: str
-    kind: str                # "instance" or "standby"
+    kind: str                # "instance" or "standby" (a standby carries its GPU's id)
+    label: str
     gpu_name: str
     price_per_hour: float
     created_at: float
@@ -73,10 +77,11 @@ class JourneyMetrics:
     machines: list[MachineRecord] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
-    def add_phase(self, name: str, seconds: float, started_at: float | None = None, detail: str = "") -> Phase:
+    def add_phase(self, name: str, seconds: float, started_at: float | None = None, detail: str = "",
+                  uncertainty: float = 0.0) -> Phase:
         """Record a phase; the first time a brief phase is seen it also fills its named field."""
         phase = Phase(name, round(seconds, 4), started_at if started_at is not None else time.time() - seconds,
-                      detail)
+                      detail, round(uncertainty, 4))
         self.phases.append(phase)
         brief = BRIEF_FIELDS.get(name)
         if brief and not getattr(self, brief):

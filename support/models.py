@@ -13,9 +13,10 @@ import time
 
 import paramiko
 
-from support.allure_out import run_attached
-from support.instances import explain
-from support.journey import Journey, PhaseStart
+from support import instances
+from support.attachments import command_output
+from support.clock import Moment
+from support.journey import InstalledModel, Journey
 from support.ssh import CommandFailed
 
 #: Hugging Face repositories for the model names used in the features (real mode).
@@ -76,45 +77,49 @@ def compare(expected: dict[str, str], found: dict[str, str]) -> list[str]:
     return problems
 
 
-def install(journey: Journey, name: str) -> dict[str, str]:
+def install(journey: Journey, name: str) -> InstalledModel:
     """Install ``name`` on the current instance and remember its hashes.
 
     The install command also lists the hashes it checked, so one SSH command
-    does both; its command and output go to Allure, redacted.
+    does both; its command and output are kept for the report (which redacts them).
     """
     run = journey.run
+    session = instances.session(journey, "it installs a model")
     command = install_command(name, run.target.model_mirror, run.config.model_install_cmd)
     command = f"{command}; echo {HASHES_MARK}; {hash_listing_command(model_dir(name))}"
-    start = PhaseStart.now()
+    what = f"installing model {name}"
+    start = Moment.now()
     try:
-        result = run_attached(journey.session, command, timeout=run.timeouts.model_install,
-                              what=f"installing model {name}", secrets=run.secrets())
-    except (CommandFailed, TimeoutError, OSError, paramiko.SSHException) as error:
-        raise explain(journey, "model_install", error, start) from None
-    journey.record("model_install", start, time.monotonic() - start.mono, detail=name)
-    journey.model_name = name
-    journey.model_manifest = parse_listing(result.stdout.rpartition(HASHES_MARK)[2])
-    if not journey.model_manifest:
+        result = session.run(command, timeout=run.clock.wall(run.timeouts.model_install))
+    except (TimeoutError, OSError, paramiko.SSHException) as error:
+        journey.attach(f"ssh: {what}", f"$ {command}\n{error}\n")
+        raise instances.explain(journey, "model_install", error, start) from None
+    journey.attach(f"ssh: {what}", command_output(result))
+    if not result.ok:
+        raise instances.explain(journey, "model_install", CommandFailed(result, what), start)
+    journey.record("model_install", start, start.since_now(), detail=name)
+    model = InstalledModel(name, parse_listing(result.stdout.rpartition(HASHES_MARK)[2]))
+    if not model.manifest:
         raise AssertionError(f"model {name} installed no files")
-    return journey.model_manifest
+    journey.installed(model)
+    return model
 
 
 def read_hashes(session, name: str, timeout: float) -> dict[str, str]:
-    """The model's files and their sha256, as found on the machine behind ``session``."""
+    """The model's files and their sha256, as found on the machine behind ``session`` (timeout: wall s)."""
     result = session.run(hash_listing_command(model_dir(name)), timeout=timeout)
     if not result.ok:
         raise CommandFailed(result, f"hashing model {name}")
     return parse_listing(result.stdout)
 
 
-def verify(journey: Journey, name: str | None = None) -> None:
+def verify(journey: Journey) -> None:
     """Every file of the model is present with the hash it had when installed."""
-    name = name or journey.model_name
-    if journey.model_manifest is None:
-        raise AssertionError("no model was installed in this scenario")
-    with journey.phase("model_verify", detail=name):
-        found = read_hashes(journey.session, name, journey.run.timeouts.model_install)
-    problems = compare(journey.model_manifest, found)
+    model = journey.model("its files can be checked")
+    session = instances.session(journey, "it checks the model's files")
+    with journey.phase("model_verify", detail=model.name):
+        found = read_hashes(session, model.name, journey.run.clock.wall(journey.run.timeouts.model_install))
+    problems = compare(model.manifest, found)
     if problems:
-        raise AssertionError(f"model {name} is not intact on instance {journey.instance['id']}: "
-                             + "; ".join(problems))
+        raise AssertionError(f"model {model.name} is not intact on instance "
+                             f"{journey.machine('its files can be checked').id}: " + "; ".join(problems))

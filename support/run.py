@@ -1,4 +1,4 @@
-"""One behave run: its configuration, target, client, ledger, SSH key and journeys.
+"""One behave run: its configuration, target, clock, client, ledger, SSH key and journeys.
 
 Created in ``before_all`` and kept on the context as ``context.run``.
 """
@@ -9,14 +9,18 @@ import time
 from dataclasses import dataclass, field
 
 from support.backoff import BackoffPolicy
-from support.client import CallLog, DumontClient, LoginFailed
+from support.client import CallLog, DumontClient
+from support.clock import Clock
 from support.config import Config, ConfigError, Timeouts
+from support.errors import LoginFailed
 from support.interrupts import InterruptGuard
-from support.leaks import find_leaks
-from support.ratelimit import SharedTokenBucket
+from support.leaks import LeakCheck, check_leaks
 from support.ledger import Ledger, maybe_alive, read_entries
+from support.provider import ProviderListing
+from support.ratelimit import SharedTokenBucket
+from support.resources import Kind, kinds
 from support.ssh import SshKey
-from support.sweep import sweep_target
+from support.sweep import Sweeper
 from support.target import Target, start_target
 from support.waits import Polling
 
@@ -25,16 +29,16 @@ from support.waits import Polling
 class Run:
     config: Config
     target: Target
+    clock: Clock
     client: DumontClient
     ledger: Ledger
     key: SshKey
     guard: InterruptGuard
-    timeouts: Timeouts
     polling: Polling
+    kinds: dict[str, Kind]
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
-    leaks: list = field(default_factory=list)
-    leak_check_warnings: list = field(default_factory=list)
+    leak_check: LeakCheck | None = None
     finished: bool = False
     _labels: dict = field(default_factory=dict)
 
@@ -42,14 +46,13 @@ class Run:
     def start(cls, config: Config) -> "Run":
         """Reach the target and log in; :class:`ConfigError` with one line when that fails."""
         target = start_target(config)
-        scale = target.time_scale
-        call_log = CallLog()
+        clock = Clock(target.time_scale)
         # One request budget for every process of the run (parallel workers share the file).
         limiter = SharedTokenBucket(config.ledger_path.with_name(".request-budget"),
-                                    rate=config.max_requests_per_second * scale,
+                                    rate=clock.scale * config.max_requests_per_second,
                                     burst=max(1.0, config.max_requests_per_second * 2))
         client = DumontClient(target.url, config.user, config.password, timeout=config.request_timeout,
-                              backoff=BackoffPolicy(time_scale=scale), call_log=call_log, limiter=limiter)
+                              backoff=BackoffPolicy(clock=clock), call_log=CallLog(), limiter=limiter)
         try:
             client.login()
         except LoginFailed as error:
@@ -62,14 +65,20 @@ class Run:
             key = SshKey.from_file(config.ssh_key_path)
         else:
             key = SshKey.generate(comment=f"dumont-acceptance-{config.run_id}")
-        ledger = Ledger(config.ledger_path, config.run_id, target.key)
-        return cls(config=config, target=target, client=client, ledger=ledger, key=key,
-                   guard=InterruptGuard(), timeouts=config.timeouts.scaled(scale),
-                   polling=Polling(time_scale=scale))
+        provider = (ProviderListing(config.vast_api_key, config.vast_api_url, config.request_timeout)
+                    if config.vast_api_key else None)
+        return cls(config=config, target=target, clock=clock, client=client,
+                   ledger=Ledger(config.ledger_path, config.run_id, target.key), key=key,
+                   guard=InterruptGuard(), polling=Polling(), kinds=kinds(provider))
 
     @property
-    def time_scale(self) -> float:
-        return self.target.time_scale
+    def timeouts(self) -> Timeouts:
+        """Every limit in real-world seconds; :attr:`clock` turns them into wall time."""
+        return self.config.timeouts
+
+    @property
+    def provider(self) -> ProviderListing | None:
+        return self.kinds["instance"].provider
 
     def new_label(self, scenario_slug: str) -> str:
         """A label unique in this run, starting with the run's label so sweeps find it."""
@@ -94,6 +103,10 @@ class Run:
         return ("this scenario rents paid machines on the real service: "
                 "set DUMONT_ALLOW_SPEND=1 to allow it")
 
+    def sweeper(self, out=print) -> Sweeper:
+        return Sweeper(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), self.kinds,
+                       clock=self.clock, polling=self.polling, delete_limit=self.timeouts.delete, out=out)
+
     def sweep_earlier_runs(self, out=print) -> int:
         """Delete the leftovers of earlier runs on this target whose process is gone (kill -9)."""
         if self.target.sandbox is not None:
@@ -102,18 +115,17 @@ class Run:
         if not dead:
             return 0
         out(f"Cleaning up {len(dead)} resource(s) left by earlier runs that did not finish")
-        return sweep_target(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), dead,
-                            prefix=None, delete_timeout=self.timeouts.delete, polling=self.polling, out=out)
+        return self.sweeper(out).sweep(dead, prefix=None).problems
 
-    def check_leaks(self) -> list[dict]:
-        """Ask the API for anything still under this run's label; mark those machines LEAKED."""
-        self.leaks, self.leak_check_warnings = find_leaks(self)
-        leaked = {(leak["kind"], str(leak["id"])) for leak in self.leaks}
+    def check_leaks(self) -> LeakCheck:
+        """Ask the API (and the provider) for anything still under this run's label; mark those LEAKED."""
+        self.leak_check = check_leaks(self)
+        leaked = {(leak.kind, leak.id) for leak in self.leak_check.leaks}
         for journey in self.journeys:
             for machine in journey.metrics.machines:
                 if (machine.kind, machine.id) in leaked:
                     machine.fate = "leaked"
-        return self.leaks
+        return self.leak_check
 
     def secrets(self) -> list[str]:
         """Every secret value this run knows, for redaction."""

@@ -2,39 +2,37 @@
 
 from __future__ import annotations
 
-import time
-
 from support import instances, models
-from support.backoff import ApiError
-from support.journey import Journey, PhaseStart
+from support.clock import Moment
+from support.errors import ApiError
+from support.journey import Journey, TakenSnapshot
+from support.resources import SNAPSHOT
 
 
-def take(journey: Journey) -> str:
-    """Snapshot the current instance; the snapshot is tracked for deletion before this returns."""
+def take(journey: Journey) -> TakenSnapshot:
+    """Snapshot the current instance; the snapshot is tracked for deletion before the request leaves."""
     run = journey.run
+    machine = journey.machine("it takes a snapshot")
     label = journey.resource_label()
-    run.ledger.intent("snapshot", label, journey.metrics.test_name)
-    tags = [run.config.run_label, label]
     # The create is synchronous and may finish on the server after we stopped waiting for it.
-    pending = journey.cleanup.track_by_label(
-        "snapshot", label, find=lambda: [s["id"] for s in run.client.list_snapshots() if label in (s.get("tags") or [])],
-        delete_one=run.client.delete_snapshot, settle=run.timeouts.snapshot, description=f"snapshot labelled {label}")
+    pending = journey.cleanup.expect(SNAPSHOT, label, f"snapshot labelled {label}", settle=run.timeouts.snapshot)
     try:
         # The server answers when the archive is done: the read timeout is the snapshot's time limit.
         with journey.phase("snapshot") as start:
-            body = run.client.create_snapshot(journey.instance["id"], tags=tags, timeout=run.timeouts.snapshot)
+            body = run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
+                                              timeout=run.clock.wall(run.timeouts.snapshot))
     except ApiError:
         journey.cleanup.refused(pending)
         raise
-    snapshot_id = body["snapshot_id"]
-    run.ledger.created("snapshot", label, snapshot_id, journey.metrics.test_name,
-                       bytes=body.get("data_added") or body.get("total_bytes_processed"))
-    pending.created(snapshot_id, delete=lambda: run.client.delete_snapshot(snapshot_id),
-                    is_gone=lambda: find(journey, snapshot_id) is None, description=f"snapshot {snapshot_id[:8]}")
-    journey.snapshot_id = snapshot_id
-    journey.metrics.extra["snapshot_bytes"] = body.get("total_bytes_processed") or body.get("data_added")
+    size = body.get("total_bytes_processed") or body.get("data_added")
+    snapshot_id = str(body["snapshot_id"])
+    resource = journey.cleanup.identified(pending, snapshot_id, f"snapshot {snapshot_id[:8]}",
+                                          bytes=body.get("data_added") or body.get("total_bytes_processed"))
+    snapshot = TakenSnapshot(resource, size)
+    journey.took(snapshot)
+    journey.metrics.extra["snapshot_bytes"] = size
     journey.metrics.extra["snapshot_started_at"] = start.epoch
-    return snapshot_id
+    return snapshot
 
 
 def find(journey: Journey, snapshot_id: str) -> dict | None:
@@ -46,14 +44,13 @@ def find(journey: Journey, snapshot_id: str) -> dict | None:
 
 
 def check_listed(journey: Journey) -> dict:
-    snapshot = find(journey, journey.snapshot_id)
+    taken = journey.snapshot("it can be found in the list")
+    snapshot = find(journey, taken.id)
     if snapshot is None:
-        raise AssertionError(f"snapshot {journey.snapshot_id} is not in the snapshot list")
+        raise AssertionError(f"snapshot {taken.id} is not in the snapshot list")
     if journey.run.config.run_label not in (snapshot.get("tags") or []):
-        raise AssertionError(f"snapshot {journey.snapshot_id} lacks the run's label tag "
-                             f"(tags: {snapshot.get('tags')})")
+        raise AssertionError(f"snapshot {taken.id} lacks the run's label tag (tags: {snapshot.get('tags')})")
     return snapshot
-
 
 
 def restore_on_new_instance(journey: Journey) -> None:
@@ -63,17 +60,17 @@ def restore_on_new_instance(journey: Journey) -> None:
     create request until the model is verified on it.
     """
     run = journey.run
-    start = PhaseStart.now()
-    instances.create(journey)
+    taken = journey.snapshot("it restores one")
+    start = Moment.now()
+    machine = instances.create(journey)
     instances.wait_running(journey, phase="restore_running")
     instances.connect(journey)
     with journey.phase("restore_apply"):
-        body = run.client.restore_snapshot(journey.snapshot_id, journey.instance["id"],
-                                           timeout=run.timeouts.restore)
+        body = run.client.restore_snapshot(taken.id, machine.id, timeout=run.clock.wall(run.timeouts.restore))
     if body.get("errors"):
-        raise AssertionError(f"restore of {journey.snapshot_id} reported errors: {body['errors']}")
+        raise AssertionError(f"restore of {taken.id} reported errors: {body['errors']}")
     models.verify(journey)
-    journey.record("restore", start, time.monotonic() - start.mono)
+    journey.record("restore", start, start.since_now())
     journey.metrics.extra["files_restored"] = body.get("files_restored")
 
 

@@ -13,7 +13,9 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from support.waits import PhaseFailed, Polling, Waited, wait_for
+from support.clock import Clock, Moment
+from support.errors import PhaseFailed
+from support.waits import NotYet, Polling, Waited, wait_for
 
 
 class SshKey:
@@ -135,18 +137,20 @@ class SshSession:
         self._client.close()
 
 
-def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, timeout: float, polling: Polling,
-                 started_at: float | None = None, phase: str = "ssh",
+def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, clock: Clock, polling: Polling,
+                 since: Moment | None = None, not_before: float | None = None, phase: str = "ssh",
                  gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
-    """Connect as soon as the machine accepts us and answers a command; bounded by ``timeout``.
+    """Connect as soon as the machine accepts us; bounded by ``limit`` (real seconds).
 
-    After a failed attempt ``gone_for_good()`` may return why the machine
-    will never answer (e.g. it exited): the wait then fails at once.
+    A refused connection or key is an observation ("not yet"); a connection
+    that timed out tells nothing. After a failed attempt ``gone_for_good()``
+    may return why the machine will never answer (e.g. it exited): the wait
+    then fails at once.
     """
 
     def probe():
         # Connected and authenticated is ready: a shell session opens on the same transport.
-        return SshSession(host, port, user, key, connect_timeout=max(1.0, polling.longest / polling.time_scale))
+        return SshSession(host, port, user, key, connect_timeout=max(1.0, clock.wall(polling.longest)))
 
     def probe_quietly():
         try:
@@ -155,10 +159,12 @@ def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, timeout: float
             reason = gone_for_good()
             if reason:
                 raise PhaseFailed(phase, f"{_ssh_reason(error)}; {reason}", 0.0) from None
-            raise ConnectionError(_ssh_reason(error)) from None
+            if isinstance(error, (socket.timeout, TimeoutError)):
+                raise ConnectionError(_ssh_reason(error)) from None
+            raise NotYet(_ssh_reason(error)) from None
 
-    waited = wait_for(phase, probe_quietly, until=lambda s: s is not None, timeout=timeout,
-                      polling=polling, started_at=started_at)
+    waited = wait_for(phase, probe_quietly, until=lambda s: s is not None, limit=limit, clock=clock,
+                      polling=polling, since=since, not_before=not_before)
     return waited.value, waited
 
 

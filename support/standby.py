@@ -8,6 +8,10 @@ Times of the journey (all measured by the suite):
 * ``failover`` — failure → the standby answers SSH with the data set verified (``time_to_failover``);
 * ``failback`` — failback request → a GPU answers SSH with the data set verified;
 * ``recovery`` — failure → back on a GPU, verified: the total recovery time.
+
+The standby's sync progress is the association's ``sync_count`` (``/instances/{id}/sync/status``
+reports the backup service on the real server, not the standby), and its price comes from the
+instance list (GET of one instance has no ``cpu_standby`` there).
 """
 
 from __future__ import annotations
@@ -15,25 +19,15 @@ from __future__ import annotations
 import time
 
 from support import dataset, instances, models
-from support.backoff import ApiError
-from support.journey import Journey, PhaseStart
+from support.clock import Moment
+from support.journey import Journey, Machine, StandbyRun
+from support.resources import INSTANCE, STANDBY
 from support.ssh import wait_for_ssh
 from support.waits import wait_for
 
-API = "/api/v1"
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
                 "'initiated' and does nothing), so this journey cannot prove {what} there; "
                 "run it against the sandbox or a server that implements the route")
-
-
-def association(journey: Journey, gpu_id=None) -> dict | None:
-    gpu_id = gpu_id or journey.instance["id"]
-    try:
-        return journey.run.client.get(f"{API}/standby/associations/{gpu_id}")
-    except ApiError as error:
-        if error.status == 404:
-            return None
-        raise
 
 
 def describe(assoc: dict | None) -> str:
@@ -43,90 +37,105 @@ def describe(assoc: dict | None) -> str:
 
 
 def configure(journey: Journey, auto_failover: bool, auto_recovery: bool = False) -> dict:
-    """Turn CPU standby on for the account; the previous settings come back at cleanup."""
+    """Turn CPU standby on for the account; the previous settings come back at cleanup.
+
+    The status ``config`` has no ``enabled`` field and ``configure`` defaults it to true, so the
+    restore sends ``enabled`` explicitly, as the status's ``auto_standby_enabled`` had it.
+    """
     client = journey.run.client
-    previous = client.get(f"{API}/standby/status").get("config") or {"enabled": False}
-    body = client.post(f"{API}/standby/configure", idempotent=True,
-                       json={"enabled": True, "auto_failover": auto_failover, "auto_recovery": auto_recovery,
-                             "sync_interval": journey.run.config.standby_sync_interval,
-                             "gcp_machine_type": "e2-medium", "gcp_spot": False})
-    journey.cleanup.defer("restore the account's standby settings",
-                          lambda: client.post(f"{API}/standby/configure", json=previous, idempotent=True))
+    status = client.standby_status()
+    previous = {**(status.get("config") or {}), "enabled": bool(status.get("auto_standby_enabled"))}
+    body = client.configure_standby({"enabled": True, "auto_failover": auto_failover,
+                                     "auto_recovery": auto_recovery,
+                                     "sync_interval": journey.run.config.standby_sync_interval,
+                                     "gcp_machine_type": "e2-medium", "gcp_spot": False})
+    journey.cleanup.defer("restore the account's standby settings", lambda: client.configure_standby(previous))
     journey.metrics.extra["standby_config"] = body.get("config")
     return body
 
 
-def create_with_standby(journey: Journey) -> dict:
-    """Create the GPU instance with its CPU standby; both are tracked for cleanup."""
+def create_with_standby(journey: Journey) -> Machine:
+    """Create the GPU instance with its CPU standby; both are tracked for cleanup before the request."""
     run = journey.run
-    standby_label = journey.resource_label()
-    run.ledger.intent("standby", standby_label, journey.metrics.test_name)
-    instance = instances.create(journey, skip_standby=False)
-    gpu_id = instance["id"]
-    run.ledger.created("standby", standby_label, gpu_id, journey.metrics.test_name)
-    journey.cleanup.track("standby", standby_label, gpu_id,
-                          delete=lambda: run.client.delete(f"{API}/standby/associations/{gpu_id}",
-                                                           params={"keep_gpu": "true"}),
-                          is_gone=lambda: association(journey, gpu_id) is None,
-                          description=f"CPU standby of instance {gpu_id}")
-    journey.standby_label = standby_label
-    return instance
+    label = journey.resource_label()
+    pending = journey.cleanup.expect(STANDBY, label, f"CPU standby labelled {label}", settle=0.0)
+    machine = instances.create(journey, skip_standby=False)
+    # Tracked after the instance, so deleted before it.
+    resource = journey.cleanup.identified(pending, machine.resource.id, f"CPU standby of instance {machine.id}")
+    journey.paired(StandbyRun(resource))
+    return machine
+
+
+def association(journey: Journey) -> dict | None:
+    return journey.run.client.find_association(journey.machine("it reads its standby").id)
 
 
 def wait_syncing(journey: Journey) -> dict:
     """The standby exists and syncs; its machine starts being metered."""
     run = journey.run
+    machine = journey.machine("its standby can sync")
+    standby = journey.standby("it waits for the standby to sync")
     waited = wait_for("standby", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
-                      describe=describe, timeout=run.timeouts.failover, polling=run.polling,
-                      started_at=journey.created_start.mono)
-    journey.record("standby_ready", journey.created_start, waited.seconds)
-    assoc = waited.value
-    journey.standby = assoc
-    standby = assoc.get("cpu_standby") or {}
-    price = (journey.instance.get("cpu_standby") or {}).get("dph_total") or standby.get("dph_total") or 0.0
-    journey.machine_started({"id": journey.instance["id"], "gpu_name": "CPU standby", "dph_total": price},
-                            "standby", journey.created_start.epoch)
-    return assoc
+                      describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                      since=machine.made)
+    journey.record("standby_ready", machine.made, waited.span)
+    standby.association = waited.value
+    journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},
+                            machine.made.epoch)
+    return waited.value
+
+
+def standby_price(journey: Journey) -> float:
+    """The standby's price per hour, as the instance list tells it (GET of one instance does not)."""
+    machine = journey.machine("its standby is priced")
+    listed = [i for i in journey.run.client.list_instances() if str(i.get("id")) == machine.resource.id]
+    cpu = (listed[0].get("cpu_standby") if listed else None) or {}
+    assoc = journey.standby("it is priced").association.get("cpu_standby") or {}
+    return float(cpu.get("dph_total") or assoc.get("dph_total") or 0.0)
 
 
 def sync_count(journey: Journey) -> int:
-    status = journey.run.client.get(f"{API}/instances/{journey.instance['id']}/sync/status")
-    return int(status.get("sync_count") or 0)
+    """Completed syncs of the GPU to its standby, as the association counts them."""
+    assoc = association(journey)
+    return int((assoc or {}).get("sync_count") or 0)
 
 
 def wait_for_sync_after_writes(journey: Journey) -> None:
     """Wait for a sync that *started* after the last write: two completions past the count seen then."""
     run = journey.run
-    target = journey.sync_count_after_writes + 2
-    limit = 3 * run.config.standby_sync_interval / run.time_scale + run.timeouts.failover / 10
-    wait_for("sync", lambda: sync_count(journey), until=lambda n: n >= target, timeout=limit,
+    target = journey.standby("it waits for a sync").sync_count_after_writes + 2
+    limit = 3 * run.config.standby_sync_interval + run.timeouts.failover / 10
+    wait_for("sync", lambda: sync_count(journey), until=lambda n: n >= target, limit=limit, clock=run.clock,
              polling=run.polling, describe=lambda n: f"sync_count={n}, waiting for {target}")
 
 
-def connect_standby(journey: Journey, since: PhaseStart):
-    assoc = association(journey) or journey.standby
-    standby = assoc.get("cpu_standby") or {}
+def connect_standby(journey: Journey, since: Moment):
     run = journey.run
-    session, _ = wait_for_ssh(standby.get("ip") or "127.0.0.1", int(standby.get("ssh_port") or 22),
-                              run.config.ssh_user, run.key, timeout=run.timeouts.failover,
-                              polling=run.polling, started_at=since.mono, phase="standby ssh")
+    assoc = association(journey) or journey.standby("it connects to it").association
+    cpu = assoc.get("cpu_standby") or {}
+    session, _ = wait_for_ssh(cpu.get("ip") or "127.0.0.1", int(cpu.get("ssh_port") or 22),
+                              run.config.ssh_user, run.key, limit=run.timeouts.failover, clock=run.clock,
+                              polling=run.polling, since=since, phase="standby ssh")
     return session
 
 
 def write_data(journey: Journey, files: int, size_bytes: int) -> None:
     run = journey.run
+    standby = journey.standby("it writes the data set")
+    session = instances.session(journey, "it writes the data set")
     with journey.phase("write_dataset", detail=f"{files} × {size_bytes} B"):
-        journey.written = dataset.write_dataset(journey.session, files, size_bytes, run.timeouts.model_install)
-    journey.sync_count_after_writes = sync_count(journey)
+        standby.written = dataset.write_dataset(session, files, size_bytes, run.clock.wall(run.timeouts.model_install))
+    standby.sync_count_after_writes = sync_count(journey)
 
 
 def check_dataset_on_standby(journey: Journey) -> None:
+    standby = journey.standby("it checks the data set there")
     wait_for_sync_after_writes(journey)
-    session = connect_standby(journey, PhaseStart.now())
+    session = connect_standby(journey, Moment.now())
     try:
-        dataset.verify(journey.written, dataset.read_all(session, journey.run.timeouts.ssh), "the standby")
+        dataset.verify(standby.written, dataset.read_all(session, _ssh_wall(journey)), "the standby")
     finally:
         session.close()
 
@@ -140,8 +149,10 @@ def write_canaries_then_fail(journey: Journey, after_sync: int = 3, size_bytes: 
     If no sync comes within two intervals, the GPU fails anyway: the data loss then shows it.
     """
     run = journey.run
+    standby = journey.standby("it writes canaries")
+    session = instances.session(journey, "it writes canaries")
     first_count = sync_count(journey)
-    limit = 2 * run.config.standby_sync_interval / run.time_scale
+    limit = run.clock.wall(2 * run.config.standby_sync_interval)
     started = time.monotonic()
     index = 0
     while sync_count(journey) == first_count:
@@ -149,54 +160,55 @@ def write_canaries_then_fail(journey: Journey, after_sync: int = 3, size_bytes: 
             journey.metrics.extra["canary_note"] = (f"no sync completed in {limit:.1f} s of canary writes "
                                                     f"(sync_count stayed at {first_count})")
             break
-        dataset.write_canary(journey.session, journey.written, index, size_bytes, run.timeouts.ssh)
+        dataset.write_canary(session, standby.written, index, size_bytes, _ssh_wall(journey))
         index += 1
     for extra in range(after_sync):
-        dataset.write_canary(journey.session, journey.written, index + extra, size_bytes, run.timeouts.ssh)
+        dataset.write_canary(session, standby.written, index + extra, size_bytes, _ssh_wall(journey))
     instances.request_pause(journey)
-    instances.wait_stopped(journey, phase="failure")
-    seconds = journey.metrics.phase_seconds("failure")[-1]
-    journey.failed_at = journey.pause_start.epoch + seconds
-    journey.failure_start = PhaseStart(journey.pause_start.mono + seconds, journey.failed_at)
+    standby.failure = instances.wait_stopped(journey, phase="failure").event
 
 
 def request_failover(journey: Journey) -> None:
     """The scenario asks for failover explicitly (the route is a stub on the real server)."""
     if not journey.run.target.is_sandbox:
         raise AssertionError(STUB_MESSAGE.format(route="failover", what="an explicit failover"))
-    journey.run.client.post(f"{API}/instances/{journey.instance['id']}/failover",
-                            json={"reason": "acceptance test", "strategy": "cpu_standby"})
+    journey.run.client.fail_over(journey.machine("it asks for a failover").id, "acceptance test")
 
 
 def wait_failover(journey: Journey) -> None:
     """Standby serving: association failover_active, then SSH with the model and data verified."""
     run = journey.run
-    since = journey.failure_start
+    standby = journey.standby("it waits for the failover")
+    since = standby.failure
     waited = wait_for("failover", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "failover_active",
-                      describe=describe, timeout=run.timeouts.failover, polling=run.polling, started_at=since.mono)
-    journey.record("detect", since, waited.seconds)
+                      describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                      since=since)
+    journey.record("detect", since, waited.span)
+    model = journey.model("the standby's copy of it can be checked")
     with journey.phase("standby_verify"):
         session = connect_standby(journey, since)
         try:
-            found = dataset.read_all(session, run.timeouts.ssh)
-            dataset.verify(journey.written, found, "the standby after failover")
+            found = dataset.read_all(session, _ssh_wall(journey))
+            dataset.verify(standby.written, found, "the standby after failover")
             # Read now, checked by the next step: one short connection to the standby.
-            journey.standby_model = models.read_hashes(session, journey.model_name, run.timeouts.ssh)
+            standby.model_found = models.read_hashes(session, model.name, _ssh_wall(journey))
         finally:
             session.close()
-    journey.standby_found = found
-    journey.record("failover", since, time.monotonic() - since.mono)
+    standby.data_found = found
+    journey.record("failover", since, since.since_now())
 
 
 def check_model_on_standby(journey: Journey) -> None:
-    problems = models.compare(journey.model_manifest, journey.standby_model)
+    model = journey.model("its copy on the standby can be checked")
+    problems = models.compare(model.manifest, journey.standby("its model is checked").model_found)
     if problems:
-        raise AssertionError(f"model {journey.model_name} not intact on the standby: " + "; ".join(problems))
+        raise AssertionError(f"model {model.name} not intact on the standby: " + "; ".join(problems))
 
 
 def report_data_loss(journey: Journey) -> dataset.DataLoss:
-    loss = dataset.measure_loss(journey.written, journey.standby_found, journey.failed_at)
+    standby = journey.standby("its data loss is measured")
+    loss = dataset.measure_loss(standby.written, standby.data_found, standby.failure.epoch)
     extra = journey.metrics.extra
     extra["rpo_bytes"] = loss.lost_bytes
     extra["rpo_seconds"] = None if loss.rpo_seconds is None else round(loss.rpo_seconds, 3)
@@ -208,9 +220,10 @@ def report_data_loss(journey: Journey) -> dataset.DataLoss:
 
 def check_rpo_within(journey: Journey, seconds: float) -> None:
     loss = report_data_loss(journey)
-    if loss.rpo_seconds is not None and loss.rpo_seconds * journey.run.time_scale > seconds:
-        raise AssertionError(f"data loss window {loss.rpo_seconds * journey.run.time_scale:.1f} s "
-                             f"(real time) exceeds the acceptable {seconds:.0f} s; lost {loss.lost_bytes} bytes")
+    real = None if loss.rpo_seconds is None else journey.run.clock.real(loss.rpo_seconds)
+    if real is not None and real > seconds:
+        raise AssertionError(f"data loss window {real:.1f} s (real time) exceeds the acceptable "
+                             f"{seconds:.0f} s; lost {loss.lost_bytes} bytes")
 
 
 def fail_back(journey: Journey) -> None:
@@ -218,39 +231,42 @@ def fail_back(journey: Journey) -> None:
     run = journey.run
     if not run.target.is_sandbox:
         raise AssertionError(STUB_MESSAGE.format(route="failback", what="failback"))
-    start = PhaseStart.now()
-    journey.failback_start = start
-    run.client.post(f"{API}/instances/{journey.instance['id']}/failback", json={})
+    machine = journey.machine("it fails back")
+    standby = journey.standby("it fails back")
+    sent = time.monotonic()
+    run.client.fail_back(machine.id)
+    start = Moment.during(sent, time.monotonic())
     waited = wait_for("failback", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "syncing",
-                      describe=describe, timeout=run.timeouts.failover, polling=run.polling, started_at=start.mono)
-    assoc = waited.value
-    new_id = assoc.get("new_gpu_instance_id")
-    if new_id and str(new_id) != str(journey.instance["id"]):
-        _adopt_new_gpu(journey, new_id, start)
-    journey.instance = run.client.get_instance(journey.instance["id"])
-    journey.boot_start = start
+                      describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                      since=start)
+    new_id = waited.value.get("new_gpu_instance_id")
+    if new_id and str(new_id) != machine.resource.id:
+        machine = _adopt_new_gpu(journey, machine, new_id, start)
+    machine.view = instances.look(run, machine) or machine.view
+    machine.boot = start
     instances.connect(journey)
-    dataset.verify(journey.written, dataset.read_all(journey.session, run.timeouts.ssh), "the GPU after failback")
-    journey.record("failback", start, time.monotonic() - start.mono)
-    journey.record("recovery", journey.failure_start, time.monotonic() - journey.failure_start.mono)
+    dataset.verify(standby.written, dataset.read_all(machine.session, _ssh_wall(journey)), "the GPU after failback")
+    journey.record("failback", start, start.since_now())
+    journey.record("recovery", standby.failure, standby.failure.since_now())
 
 
 def check_dataset_on_gpu(journey: Journey) -> None:
-    found = dataset.read_all(journey.session, journey.run.timeouts.ssh)
-    dataset.verify(journey.written, found, f"GPU instance {journey.instance['id']}")
+    machine = journey.machine("its data set is checked")
+    session = instances.session(journey, "it checks the data set on the GPU")
+    found = dataset.read_all(session, _ssh_wall(journey))
+    dataset.verify(journey.standby("the data set is checked").written, found, f"GPU instance {machine.id}")
 
 
-def _adopt_new_gpu(journey: Journey, new_id, since: PhaseStart) -> None:
+def _adopt_new_gpu(journey: Journey, old: Machine, new_id, since: Moment) -> Machine:
     """Failback made a new GPU: track it for cleanup and metering like any created instance."""
     run = journey.run
-    label = journey.resource_label()
-    run.ledger.created("instance", label, new_id, journey.metrics.test_name)
-    instance = run.client.get_instance(new_id) or {"id": new_id}
-    journey.cleanup.track("instance", label, new_id, *instances.delete_and_check(run.client, new_id),
-                          description=f"failback instance {new_id}")
-    journey.machine_started({**(journey.offer or {}), **instance}, "instance", since.epoch)
-    journey.instance = instance
+    resource = journey.cleanup.adopt(INSTANCE, journey.resource_label(), new_id, f"failback instance {new_id}")
+    view = run.client.find_instance(int(new_id)) or {"id": new_id}
+    journey.machine_started(resource, {**old.offer, **view}, since.epoch)
+    machine = Machine(resource, view, old.offer, made=since, boot=since)
+    journey.using(machine)
+    return machine
 
 
 def check_recovery_reported(journey: Journey) -> None:
@@ -260,3 +276,7 @@ def check_recovery_reported(journey: Journey) -> None:
     if missing:
         raise AssertionError(f"recovery phases without a time: {', '.join(missing)}")
     journey.metrics.extra["recovery_seconds"] = journey.metrics.phase_seconds("recovery")[0]
+
+
+def _ssh_wall(journey: Journey) -> float:
+    return journey.run.clock.wall(journey.run.timeouts.ssh)

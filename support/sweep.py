@@ -6,175 +6,178 @@ confirmed deleted) and the API's own listing of everything labelled with the
 suite's label prefix. Resources of a run that is still going on (its process
 is alive on this host) are left alone. Most expensive first (instances, then
 standbys, then snapshots); one failure does not stop the rest; ``--dry-run``
-only lists.
+only lists. Each kind is listed on its own: a kind that could not be listed
+is named and the sweep exits non-zero; "nothing left alive" is said only when
+every kind was listed.
 
-Every run also calls :func:`sweep_target` at its start for the leftovers of
-earlier runs on the same target whose process is gone (e.g. ``kill -9``).
+Every run also sweeps, at its start, the leftovers of earlier runs on the same
+target whose process is gone (e.g. ``kill -9``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from support import config as configuration
-from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
-from support.cleanup import delete_and_verify
-from support.client import DumontClient, LoginFailed
-from support.ledger import SWEEP_ORDER, Ledger, maybe_alive, read_entries
+from support.backoff import BackoffPolicy
+from support.cleanup import Deleter
+from support.client import DumontClient
+from support.clock import Clock
+from support.errors import ApiError, ConnectionProblem, LoginFailed
+from support.ledger import Entry, Ledger, maybe_alive, read_entries
+from support.provider import ProviderListing
+from support.resources import INSTANCE, STANDBY, Inventory, Resource, kinds, take_inventory
 from support.target import read_health, target_key, url_of
 from support.waits import Polling
 
 
-@dataclass
+@dataclass(frozen=True)
 class Found:
-    kind: str
-    id: str
-    label: str
+    resource: Resource
     why: str
 
 
-def find_leftovers(client: DumontClient, entries, prefix: str | None, protected_runs=()) -> list[Found]:
-    """Everything alive on the server that ``entries`` or the label ``prefix`` point at.
+@dataclass
+class SweepResult:
+    found: list[Found] = field(default_factory=list)
+    failed: list[Found] = field(default_factory=list)
+    unlisted: dict[str, str] = field(default_factory=dict)
 
-    Labels containing a run id from ``protected_runs`` (runs still going on) are skipped.
-    """
-    instances = client.list_instances()
-    snapshots = client.list_snapshots()
-    alive_ids = {str(i["id"]) for i in instances}
-    found: dict[tuple, Found] = {}
-    for entry in entries:
-        if entry.kind == "instance":
-            matches = ([i for i in instances if str(i["id"]) == entry.id] if entry.id
-                       else [i for i in instances if i.get("label") == entry.label])
-            for instance in matches:
-                found[("instance", str(instance["id"]))] = Found("instance", str(instance["id"]), entry.label,
-                                                               "in the ledger")
-        elif entry.kind == "snapshot":
-            for snapshot in snapshots:
-                if snapshot.get("id") == entry.id or entry.label in (snapshot.get("tags") or []):
-                    found[("snapshot", snapshot["id"])] = Found("snapshot", snapshot["id"], entry.label,
-                                                               "in the ledger")
-        elif entry.kind == "standby" and entry.id and entry.id in alive_ids:
-            found[("standby", entry.id)] = Found("standby", entry.id, entry.label, "in the ledger")
-    if prefix:
-        def unprotected(label: str) -> bool:
-            return not any(run_id and run_id in label for run_id in protected_runs)
-
-        for instance in instances:
-            label = str(instance.get("label") or "")
-            if label.startswith(prefix) and unprotected(label):
-                found.setdefault(("instance", str(instance["id"])),
-                                 Found("instance", str(instance["id"]), label, "label prefix"))
-        for snapshot in snapshots:
-            tags = [t for t in snapshot.get("tags") or [] if str(t).startswith(prefix) and unprotected(str(t))]
-            if tags:
-                found.setdefault(("snapshot", snapshot["id"]),
-                                 Found("snapshot", snapshot["id"], tags[-1], "label prefix"))
-    return sorted(found.values(), key=lambda f: SWEEP_ORDER[f.kind])
+    @property
+    def problems(self) -> int:
+        return len(self.failed) + len(self.unlisted)
 
 
-def delete_found(client: DumontClient, item: Found, timeout: float, polling: Polling) -> None:
-    if item.kind == "instance":
-        delete_and_verify("instance", item.id, lambda: client.delete_instance(int(item.id)),
-                          lambda: client.get_instance(int(item.id)) is None, timeout=timeout, polling=polling)
-    elif item.kind == "standby":
-        delete_and_verify("standby", item.id,
-                          lambda: client.delete(f"/api/v1/standby/associations/{item.id}",
-                                                params={"keep_gpu": "true"}),
-                          lambda: _standby_gone(client, item.id), timeout=timeout, polling=polling)
-    else:
-        delete_and_verify("snapshot", item.id, lambda: client.delete_snapshot(item.id),
-                          lambda: all(s.get("id") != item.id for s in client.list_snapshots()),
-                          timeout=timeout, polling=polling)
+class Sweeper:
+    """Finds and deletes leftovers on one target."""
 
+    def __init__(self, client, ledger: Ledger, resource_kinds, *, clock: Clock, polling: Polling,
+                 delete_limit: float, out=print):
+        self.client = client
+        self.ledger = ledger
+        self.kinds = resource_kinds
+        self.deleter = Deleter(client, clock, polling, delete_limit, resource_kinds)
+        self.out = out
 
-def _standby_gone(client: DumontClient, gpu_id: str) -> bool:
-    try:
-        client.get(f"/api/v1/standby/associations/{gpu_id}")
-    except ApiError as error:
-        if error.status == 404:
-            return True
-        raise
-    return False
+    def find(self, entries: list[Entry], prefix: str | None, protected_runs=()) -> tuple[list[Found], Inventory]:
+        """Everything alive that ``entries`` or the label ``prefix`` point at, and what could not be listed.
 
+        Labels containing a run id from ``protected_runs`` (runs still going on) are skipped.
+        """
+        inventory = take_inventory(self.client, self.kinds)
+        target = self.ledger.target
+        found: dict[tuple, Found] = {}
 
-def sweep_target(client: DumontClient, ledger: Ledger, entries, *, prefix: str | None, protected_runs=(),
-                 delete_timeout: float, polling: Polling, dry_run: bool = False, out=print) -> int:
-    """Delete what ``entries`` (and ``prefix``) point at on one target; the number of failures."""
-    target = ledger.target
-    leftovers = find_leftovers(client, entries, prefix, protected_runs)
-    failed = set()
-    for item in leftovers:
-        if dry_run:
-            out(f"{target}: would delete {item.kind} {item.id} ({item.label}, {item.why})")
-            continue
-        try:
-            delete_found(client, item, timeout=delete_timeout, polling=polling)
-        except Exception as error:  # report every failure, go on with the rest
-            out(f"{target}: FAILED to delete {item.kind} {item.id}: {error}")
-            failed.add(item.label)
-            continue
-        ledger.deleted(item.kind, item.label, item.id, "sweep")
-        out(f"{target}: deleted {item.kind} {item.id} ({item.label}, {item.why})")
-    if not dry_run:
-        # What the ledger still lists but the server does not have: intents that never became a
-        # resource, and resources already gone.
+        def add(kind: str, resource_id: str, label: str, why: str) -> None:
+            found.setdefault((kind, resource_id), Found(Resource(kind, resource_id, label, target), why))
+
         for entry in entries:
-            if entry.label not in failed and not any(f.label == entry.label for f in leftovers):
-                ledger.deleted(entry.kind, entry.label, entry.id, "sweep: not found on the server")
-    return len(failed)
+            wanted = entry.resource
+            for live in inventory.live.get(wanted.kind, []):
+                if live.id == wanted.id or (wanted.id is None and wanted.label in live.labels):
+                    add(wanted.kind, live.id, wanted.label, "in the ledger")
+        if prefix:
+            def unprotected(label: str) -> bool:
+                return not any(run_id and run_id in label for run_id in protected_runs)
+
+            for live in inventory.all_live():
+                label = live.labelled(prefix)
+                if label and unprotected(label):
+                    add(live.kind, live.id, label, "label prefix")
+            # A standby carries no label: it is ours when its GPU is.
+            ours = {resource_id: f.resource.label for (kind, resource_id), f in found.items() if kind == INSTANCE}
+            for live in inventory.live.get(STANDBY, []):
+                if live.id in ours:
+                    add(STANDBY, live.id, ours[live.id], "paired with a labelled instance")
+        order = sorted(found.values(), key=lambda f: self.kinds[f.resource.kind].sweep_order)
+        return order, inventory
+
+    def sweep(self, entries: list[Entry], *, prefix: str | None, protected_runs=(), dry_run: bool = False) -> SweepResult:
+        target = self.ledger.target
+        leftovers, inventory = self.find(entries, prefix, protected_runs)
+        result = SweepResult(found=leftovers, unlisted=dict(inventory.unlisted))
+        for kind, why in inventory.unlisted.items():
+            self.out(f"{target}: could not list {kind}s, so they were not checked: {why}")
+        for item in leftovers:
+            resource = item.resource
+            if dry_run:
+                self.out(f"{target}: would delete {resource} ({resource.label}, {item.why})")
+                continue
+            try:
+                self.deleter.delete(resource)
+            except Exception as error:  # report every failure, go on with the rest
+                self.out(f"{target}: FAILED to delete {resource}: {error}")
+                result.failed.append(item)
+                continue
+            self.ledger.deleted(resource, "sweep")
+            self.out(f"{target}: deleted {resource} ({resource.label}, {item.why})")
+        if not dry_run:
+            # What the ledger still lists but the server does not have (intents that never became a
+            # resource, resources already gone) is closed, for the kinds that could be listed.
+            failed = {f.resource.label for f in result.failed}
+            seen = {f.resource.label for f in leftovers}
+            for entry in entries:
+                resource = entry.resource
+                if resource.kind in inventory.live and resource.label not in failed | seen:
+                    self.ledger.deleted(resource, "sweep: not found on the server")
+        return result
 
 
 def sweep(config, dry_run: bool, out=print) -> int:
-    """Sweep every target the ledger names (and the configured one); 0 when nothing is left alive."""
-    ledger_path = config.ledger_path
-    entries = read_entries(ledger_path)
-    targets = {e.get("target") for e in entries if e.get("target")}
+    """Sweep every target the ledger names (and the configured one); 0 only when nothing is left alive."""
+    entries = read_entries(config.ledger_path)
+    pending = {target: maybe_alive(entries, target) for target in {e.get("target") for e in entries} if target}
+    targets = {target for target, alive in pending.items() if alive}
+    problems = 0
     if config.api_url:
         try:
             targets.add(target_key(config.api_url, read_health(config.api_url, config.request_timeout)))
         except configuration.ConfigError as error:
-            out(f"{config.api_url}: {error}")
-    problems = 0
-    for target in sorted(targets):
-        pending = maybe_alive(entries, target)
-        running = {e.run_id for e in pending if not e.owner_gone() and e.pid}
-        mine = [e for e in pending if e.run_id not in running]
-        for run_id in sorted(running):
-            out(f"{target}: run {run_id} is still going on; its resources are left to it")
-        url = url_of(target)
-        try:
-            health = read_health(url, config.request_timeout)
-        except configuration.ConfigError:
-            health = None
-        if health is None or target_key(url, health) != target:
-            if mine and "#sandbox-" in target:
-                # That sandbox is gone (stopped, or another one answers at its address): its machines
-                # ended with it.
-                gone = Ledger(ledger_path, "sweep", target)
-                for entry in mine:
-                    gone.deleted(entry.kind, entry.label, entry.id, "sweep: its sandbox is gone")
-                out(f"{target}: that sandbox is gone; {len(mine)} ledger entries closed")
-            elif mine:
-                out(f"{target}: unreachable; {len(mine)} resource(s) may still be alive there")
-                problems += len(mine)
-            continue
-        scale = float((health.get("sandbox") or {}).get("time_scale", 1.0))
-        client = DumontClient(url, config.user, config.password, timeout=config.request_timeout,
-                              backoff=BackoffPolicy(time_scale=scale))
-        try:
-            problems += sweep_target(client, Ledger(ledger_path, "sweep", target), mine,
-                                     prefix=config.label_prefix, protected_runs=running,
-                                     delete_timeout=config.timeouts.delete / scale,
-                                     polling=Polling(time_scale=scale), dry_run=dry_run, out=out)
-        except (LoginFailed, ApiError, ConnectionProblem) as error:
-            out(f"{target}: cannot list resources ({error})")
+            out(f"{config.api_url}: {error}; nothing there could be checked")
             problems += 1
+    for target in sorted(targets):
+        problems += sweep_one(config, target, pending.get(target, []), dry_run, out)
     if not problems:
-        out("nothing left alive" if not dry_run else "dry run: nothing deleted")
+        out("dry run: nothing deleted; every kind was listed" if dry_run else "nothing left alive")
     return 1 if problems else 0
+
+
+def sweep_one(config, target: str, pending: list[Entry], dry_run: bool, out) -> int:
+    running = {e.run_id for e in pending if not e.owner_gone() and e.pid}
+    mine = [e for e in pending if e.run_id not in running]
+    for run_id in sorted(running):
+        out(f"{target}: run {run_id} is still going on; its resources are left to it")
+    url = url_of(target)
+    try:
+        health = read_health(url, config.request_timeout)
+    except configuration.ConfigError:
+        health = None
+    if health is None or target_key(url, health) != target:
+        if "#sandbox-" in target:
+            # That sandbox is gone (stopped, or another one answers at its address): its machines
+            # ended with it.
+            if mine:
+                gone = Ledger(config.ledger_path, "sweep", target)
+                for entry in mine:
+                    gone.deleted(entry.resource, "sweep: its sandbox is gone")
+                out(f"{target}: that sandbox is gone; {len(mine)} ledger entries closed")
+            return 0
+        out(f"{target}: unreachable; {len(mine)} resource(s) in the ledger may still be alive there")
+        return max(1, len(mine))
+    clock = Clock(float((health.get("sandbox") or {}).get("time_scale", 1.0)))
+    client = DumontClient(url, config.user, config.password, timeout=config.request_timeout,
+                          backoff=BackoffPolicy(clock=clock))
+    provider = (ProviderListing(config.vast_api_key, config.vast_api_url, config.request_timeout)
+                if config.vast_api_key else None)
+    sweeper = Sweeper(client, Ledger(config.ledger_path, "sweep", target), kinds(provider), clock=clock,
+                      polling=Polling(), delete_limit=config.timeouts.delete, out=out)
+    try:
+        return sweeper.sweep(mine, prefix=config.label_prefix, protected_runs=running, dry_run=dry_run).problems
+    except (LoginFailed, ApiError, ConnectionProblem) as error:
+        out(f"{target}: cannot sweep ({error})")
+        return 1
 
 
 def main(argv=None) -> int:

@@ -116,37 +116,21 @@ def recorder():
     allure_commons.plugin_manager.unregister(plugin)
 
 
-class FakeSession:
-    def __init__(self, result=None, error=None):
-        self.result, self.error = result, error
+def test_recorded_command_output_is_published_redacted(recorder):
+    from support.attachments import Attachment, command_output
+    from support.metrics import JourneyMetrics
 
-    def run(self, command, timeout):
-        if self.error:
-            raise self.error
-        return self.result
-
-
-def test_command_output_attached_redacted_when_it_passes(recorder):
-    result = CommandResult("HF_TOKEN=hf_abcdefgh12345678 huggingface-cli download x", 0,
+    result = CommandResult("HF_TOKEN=hf_abcdefgh12345678 hf download x", 0,
                            "fetched with s3cretpass\nAuthorization: Bearer abc.def.ghi\n", "", 1.5)
-    assert allure_out.run_attached(FakeSession(result), result.command, timeout=5, what="installing model x",
-                                   secrets=["s3cretpass"]) is result
-    (name, body, kind), = recorder.attached
+    recorded = [Attachment("ssh: installing model x", command_output(result))]
+    journey = SimpleNamespace(metrics=JourneyMetrics("s", "Instance Lifecycle", "f"), run=SimpleNamespace(),
+                              unpublished=lambda: [recorded.pop()] if recorded else [])
+    allure_out.attach_recorded(journey, secrets=["s3cretpass"])
+    allure_out.attach_journey(journey, secrets=["s3cretpass"])          # published once, not twice
+    [(name, body, kind)] = [a for a in recorder.attached if a[0].startswith("ssh:")]
     assert name == "ssh: installing model x" and kind.mime_type == "text/plain"
     assert "hf_abcdefgh12345678" not in body and "s3cretpass" not in body and "abc.def.ghi" not in body
     assert "HF_TOKEN=***" in body and "exit code 0 after 1.50 s" in body
-
-
-def test_command_output_attached_when_it_fails_or_times_out(recorder):
-    failed = CommandResult("false", 3, "", "disk full\n", 0.2)
-    with pytest.raises(CommandFailed, match="exit code 3"):
-        allure_out.run_attached(FakeSession(failed), "false", timeout=5, what="x", secrets=[])
-    with pytest.raises(TimeoutError):
-        allure_out.run_attached(FakeSession(error=TimeoutError("command did not finish within 5.0 s: sleep")),
-                                "sleep 9", timeout=5, what="y", secrets=[])
-    bodies = [body for _, body, _ in recorder.attached]
-    assert "disk full" in bodies[0] and "exit code 3" in bodies[0]
-    assert "$ sleep 9" in bodies[1] and "did not finish" in bodies[1]
 
 
 def test_long_output_keeps_its_end():

@@ -80,7 +80,7 @@ def test_final_report_sections_match_ground_truth(triad):
     assert re.search(r"^✅ Quick checks: [\d.]+ s$", text, re.M)
     gpus = {j["journey"]: re.escape(j["gpu_name"] or "") for j in metrics["journeys"]}
     assert re.search(rf"^❌ Instance Lifecycle: [\d.]+ s \({gpus['Instance Lifecycle']}, \$0\.\d{{4}}\)\n"
-                     r"   ↳ .*phase 'running' did not finish within 3\.0 s", text, re.M)
+                     r"   ↳ .*phase 'running' did not finish within 180 s \(3\.0 s of wall time at ×60\)", text, re.M)
     assert re.search(rf"^⏹️ Snapshot/Restore: [\d.]+ s \({gpus['Snapshot/Restore']}, \$0\.\d{{4}}\)\n"
                      r"   ↳ interrupted \(SIGINT\); its cleanup ran$", text, re.M)
     assert "- Success rate: 33%" in text

@@ -96,14 +96,14 @@ def test_a_new_sandbox_on_an_old_port_is_not_swept_for_the_old_one(tmp_path):
     try:
         client = DumontClient(new.url, "test@test.com", "test123")
         offer = next(o for o in client.offers() if o["gpu_name"] == "RTX 3060")
-        someone_elses = client.create_instance(offer["id"], "not-ours")
+        someone_elses = client.create_instance(offer["id"], "not-ours").instance
         result = run_behave(["features/quick.feature"], reports, new.url, "new-run")
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert client.get_instance(someone_elses["id"]) is not None
+        assert client.find_instance(someone_elses["id"]) is not None
         sweep = subprocess.run([sys.executable, "-m", "support.sweep"], cwd=ROOT, capture_output=True, text=True,
                                env=behave_env(reports, new.url, "sweeper"), timeout=120)
         assert sweep.returncode == 0, sweep.stdout + sweep.stderr
         assert "that sandbox is gone" in sweep.stdout
-        assert client.get_instance(someone_elses["id"]) is not None
+        assert client.find_instance(someone_elses["id"]) is not None
     finally:
         new.stop()

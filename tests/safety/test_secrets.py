@@ -19,7 +19,7 @@ def artifacts(result, reports: Path) -> dict[str, str]:
     return texts
 
 
-def test_no_secret_in_any_artifact(tmp_path, sandbox_server):
+def test_no_secret_in_any_artifact(tmp_path, sandbox_server, empty_provider):
     sandbox_server.admin.set_account("secret@example.com", password=PASSWORD, balance=50)
     key = tmp_path / "id_ed25519"
     from support.ssh import SshKey
@@ -32,7 +32,8 @@ def test_no_secret_in_any_artifact(tmp_path, sandbox_server):
     reports = tmp_path / "reports"
     result = run_behave(["features/quick.feature", "features/instance.feature"], reports, sandbox_server.url,
                         "secrets", extra_env={"TEST_USER": "secret@example.com", "TEST_PASSWORD": PASSWORD,
-                                              "VAST_API_KEY": VAST_KEY, "DUMONT_SSH_KEY": str(key)})
+                                              "VAST_API_KEY": VAST_KEY, "VAST_API_URL": empty_provider,
+                                              "DUMONT_SSH_KEY": str(key)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     db = sqlite3.connect(Path(sandbox_server.data_dir) / "sandbox.db")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from support.backoff import (ApiError, BackoffPolicy, ConnectionProblem, is_retryable,
-                             parse_retry_after)
+from support.backoff import BackoffPolicy, is_retryable, parse_retry_after
+from support.clock import Clock
+from support.errors import ApiError, ConnectionProblem
 
 
 class FixedRng:
@@ -27,8 +28,12 @@ def api_error(status, error="boom", retry_after=None):
     (500, "Limite de requisições excedido. Tente novamente.", True),
     (500, "LIMITE DE REQUISIÇÕES EXCEDIDO", True),
     (500, "Internal server error", False),
-    (503, "Limite de requisições excedido", False),     # only the 500 form is the upstream limit
+    (503, "Limite de requisições excedido", True),       # however it is passed on
     (400, "Limite de requisições excedido", False),
+    # The provider's 429 as the real server passes it on (docs/dumont-api.md, "Verified").
+    (503, "Vast.ai API unreachable: 429 Client Error: Too Many Requests for url: https://...", True),
+    (500, "Failed to create instance: 429 Too Many Requests", True),
+    (503, "Vast.ai API key not configured on server.", False),
 ])
 def test_rate_limit_detection(status, error, rate_limited):
     assert api_error(status, error).rate_limited is rate_limited
@@ -68,15 +73,41 @@ def test_cap():
     assert policy.wait_before(40, None, FixedRng("low")) == pytest.approx(48)
 
 
-def test_time_scale_divides_computed_waits_and_deadline_only():
-    policy = BackoffPolicy(jitter=0.0, time_scale=60, deadline=300)
+def test_the_clock_scales_computed_waits_and_deadline_only():
+    policy = BackoffPolicy(jitter=0.0, clock=Clock(60), deadline=300)
     assert policy.wait_before(1, None) == pytest.approx(2 / 60)
     assert policy.wait_before(1, api_error(429, retry_after=7)) == 7
     # 300 s / 60 would be 5 s, too short for an unscaled Retry-After: the floor keeps 15 s.
-    assert policy.scaled_deadline == 15
-    assert BackoffPolicy(time_scale=1, deadline=300).scaled_deadline == 300
-    assert BackoffPolicy(time_scale=2, deadline=300).scaled_deadline == 150
-    assert BackoffPolicy(time_scale=60, deadline=10).scaled_deadline == 10
+    assert policy.wall_deadline == 15
+    assert BackoffPolicy(clock=Clock(1), deadline=300).wall_deadline == 300
+    assert BackoffPolicy(clock=Clock(2), deadline=300).wall_deadline == 150
+    assert BackoffPolicy(clock=Clock(60), deadline=10).wall_deadline == 10
+
+
+@pytest.mark.parametrize("status, error, permanent", [
+    (400, "Vast.ai API key not configured. Please update settings.", True),
+    (400, "Restic repository not configured. Please update settings.", True),
+    (503, "Vast.ai API key not configured on server.", True),
+    (401, "Not authenticated", True),
+    (402, "Insufficient balance", True),
+    (422, "Validation error", True),
+    (404, "Instance 7 not found", True),
+    (500, "Failed to create instance: A máquina já foi alugada por outro usuário", True),
+    (429, "Team quota exceeded", False),
+    (409, "busy", False),
+    (503, "Provider unreachable", False),
+    (500, "Internal server error", False),
+    (503, "Vast.ai API unreachable: 429 Client Error: Too Many Requests", False),
+])
+def test_permanent_errors_are_told_apart(status, error, permanent):
+    assert api_error(status, error).permanent is permanent
+
+
+@pytest.mark.parametrize("status, error", [(503, "Vast.ai API key not configured on server."),
+                                           (400, "Restic repository not configured. Please update settings."),
+                                           (402, "Insufficient balance"), (422, "Validation error")])
+def test_permanent_errors_are_never_retried(status, error):
+    assert not is_retryable(api_error(status, error), idempotent=True)
 
 
 def test_retry_after_wins_over_exponential():

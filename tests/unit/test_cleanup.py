@@ -1,4 +1,4 @@
-"""support.cleanup (with support.interrupts): reverse order, verified, idempotent, never cut short."""
+"""support.cleanup (with support.interrupts): reverse order, proven, idempotent, never cut short."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from support import cleanup as cleanup_module
 from support import waits
-from support.backoff import ApiError, ConnectionProblem
-from support.cleanup import Cleanup, delete_and_verify
+from support.clock import Clock
+from support.cleanup import Cleanup, Deleter
+from support.errors import ApiError, CleanupFailed, ConnectionProblem
 from support.interrupts import InterruptGuard
 from support.ledger import Ledger, maybe_alive, read_entries
 from support.waits import Polling
@@ -22,11 +23,12 @@ POLL = Polling(shortest=1.0, longest=1.0)
 def fake_time(monkeypatch, clock):
     """Cleanup waits through support.waits.wait_for: run it on the fake clock, without sleeping."""
     monkeypatch.setattr(cleanup_module, "wait_for",
-                        functools.partial(waits.wait_for, clock=clock, sleep=clock.sleep))
+                        functools.partial(waits.wait_for, now=clock, sleep=clock.sleep))
+    monkeypatch.setattr(cleanup_module.time, "monotonic", clock)
     return clock
 
 
-class Resource:
+class Machine:
     """A paid resource as the server sees it."""
 
     def __init__(self, name, log, *, ignore_deletes=0, broken=False, gone=False, kind="instance"):
@@ -35,8 +37,12 @@ class Resource:
         self.ignore_deletes = ignore_deletes
         self.broken = broken
         self.deletes = 0
+        self.delete_hook = None
+        self.gone_hook = None
 
     def delete(self):
+        if self.delete_hook is not None:
+            return self.delete_hook()
         self.log.append(self.name)
         self.deletes += 1
         if not self.alive:
@@ -50,7 +56,32 @@ class Resource:
         return {"success": True}
 
     def is_gone(self):
+        if self.gone_hook is not None:
+            return self.gone_hook()
         return not self.alive
+
+
+class FakeKind:
+    """One kind of resource whose live ones are :class:`Machine` objects, by id."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sweep_order = 0
+        self.machines = {}
+
+    def delete(self, client, resource_id):
+        self.machines[resource_id].delete()
+
+    def is_gone(self, client, resource_id):
+        return self.machines[resource_id].is_gone()
+
+    def list_live(self, client):
+        return []
+
+
+@pytest.fixture
+def kinds():
+    return {name: FakeKind(name) for name in ("instance", "snapshot", "standby")}
 
 
 @pytest.fixture
@@ -66,142 +97,150 @@ def guard():
     return guard
 
 
-def make_cleanup(ledger, guard, keep=lambda item: False):
-    return Cleanup(ledger, "scenario", guard, timeout=30, polling=POLL, keep=keep)
+@pytest.fixture
+def make_cleanup(ledger, guard, kinds):
+    def make(keep=lambda resource: False):
+        return Cleanup(ledger, "scenario", guard, Deleter(None, Clock(), POLL, 30, kinds), keep=keep)
+    return make
 
 
-def track(cleanup, ledger, resource):
-    ledger.created(resource.kind, f"lbl-{resource.name}", resource.name, "scenario")
-    cleanup.track(resource.kind, f"lbl-{resource.name}", resource.name, resource.delete, resource.is_gone,
-                  f"{resource.kind} {resource.name}")
+@pytest.fixture
+def track(ledger, kinds):
+    def add(cleanup, machine):
+        kinds[machine.kind].machines[machine.name] = machine
+        item = cleanup.expect(machine.kind, f"lbl-{machine.name}", f"{machine.kind} {machine.name}", settle=0)
+        return cleanup.identified(item, machine.name, f"{machine.kind} {machine.name}")
+    return add
 
 
 def deleted_in_ledger(ledger):
     return [e["id"] for e in read_entries(ledger.path) if e["event"] == "deleted"]
 
 
-def test_reverse_order(ledger, guard):
+def test_reverse_order(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    resources = [Resource(n, log) for n in ("first", "second", "third")]
+    cleanup = make_cleanup()
+    resources = [Machine(n, log) for n in ("first", "second", "third")]
     for resource in resources:
-        track(cleanup, ledger, resource)
+        track(cleanup, resource)
     assert cleanup.pending == 3
     outcomes = cleanup.run()
     assert log == ["third", "second", "first"]
-    assert [o.id for o in outcomes] == ["third", "second", "first"]
+    assert [o.resource.id for o in outcomes] == ["third", "second", "first"]
     assert all(o.deleted and o.error is None and isinstance(o.at, float) for o in outcomes)
     assert cleanup.pending == 0 and cleanup.failures() == []
     assert deleted_in_ledger(ledger) == ["third", "second", "first"]
     assert maybe_alive(read_entries(ledger.path)) == []
 
 
-def test_one_failure_does_not_stop_the_others(ledger, guard):
+def test_one_failure_does_not_stop_the_others(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    a, b, c = Resource("a", log), Resource("b", log, broken=True), Resource("c", log)
+    cleanup = make_cleanup()
+    a, b, c = Machine("a", log), Machine("b", log, broken=True), Machine("c", log)
     for resource in (a, b, c):
-        track(cleanup, ledger, resource)
+        track(cleanup, resource)
     cleanup.run()
     assert a.is_gone() and c.is_gone() and not b.is_gone()
     assert b.deletes == 3                                  # resent, then given up
     failures = cleanup.failures()
-    assert [f.id for f in failures] == ["b"]
+    assert [f.resource.id for f in failures] == ["b"]
     assert "still alive after 3 deletes" in failures[0].error
     assert "503: Provider unreachable" in failures[0].error
     assert deleted_in_ledger(ledger) == ["c", "a"]
-    assert [e.id for e in maybe_alive(read_entries(ledger.path))] == ["b"]   # left for the sweep
+    assert [e.resource.id for e in maybe_alive(read_entries(ledger.path))] == ["b"]   # left for the sweep
 
 
-def test_500_on_an_already_gone_resource_is_success(ledger, guard):
+def test_500_on_an_already_gone_resource_is_success(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    track(cleanup, ledger, Resource("gone", log, gone=True))
+    cleanup = make_cleanup()
+    track(cleanup, Machine("gone", log, gone=True))
     [outcome] = cleanup.run()
     assert outcome.deleted and outcome.error is None
     assert cleanup.failures() == []
     assert deleted_in_ledger(ledger) == ["gone"]
 
 
-def test_sticky_delete_is_resent(ledger, guard, fake_time):
+def test_sticky_delete_is_resent(ledger, guard, make_cleanup, track, kinds, fake_time):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    sticky = Resource("sticky", log, ignore_deletes=1)
-    track(cleanup, ledger, sticky)
+    cleanup = make_cleanup()
+    sticky = Machine("sticky", log, ignore_deletes=1)
+    track(cleanup, sticky)
     [outcome] = cleanup.run()
     assert outcome.deleted
     assert sticky.deletes == 2
     assert sum(fake_time.sleeps) == pytest.approx(10)     # waited one round (30 s / 3) before resending
 
 
-def test_delete_and_verify_gives_up_with_the_last_error():
-    never = Resource("never", [], ignore_deletes=99)
-    with pytest.raises(AssertionError, match="instance never is still alive after 3 deletes"):
-        delete_and_verify("instance", "never", never.delete, never.is_gone, timeout=3, polling=POLL)
+def test_deleter_gives_up_with_the_last_error(ledger, guard, make_cleanup, track, kinds):
+    never = Machine("never", [], ignore_deletes=99)
+    kinds["instance"].machines["never"] = never
+    deleter = Deleter(None, Clock(), POLL, 3, kinds)
+    with pytest.raises(CleanupFailed, match="instance never is still alive after 3 deletes"):
+        deleter.delete(ledger.resource("instance", "lbl", "never"))
     assert never.deletes == 3
 
 
-def test_transient_errors_while_verifying(ledger, guard):
+def test_transient_errors_while_verifying(ledger, guard, make_cleanup, track, kinds):
     log = []
-    resource = Resource("flaky", log)
+    machine = Machine("flaky", log)
     answers = [ConnectionProblem("GET", "/api/v1/instances/flaky", "Connection reset")]
 
     def is_gone():
         if answers:
             raise answers.pop()
-        return resource.is_gone()
+        return not machine.alive
 
-    cleanup = make_cleanup(ledger, guard)
-    cleanup.track("instance", "lbl", "flaky", resource.delete, is_gone)
+    machine.gone_hook = is_gone
+    cleanup = make_cleanup()
+    track(cleanup, machine)
     [outcome] = cleanup.run()
-    assert outcome.deleted and resource.deletes == 1
+    assert outcome.deleted and machine.deletes == 1
 
 
-def test_keep_leaves_snapshots_and_records_kept(ledger, guard):
+def test_keep_leaves_snapshots_and_records_kept(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard, keep=lambda item: item.kind == "snapshot")
-    instance = Resource("i1", log)
-    snapshot = Resource("s1", log, kind="snapshot")
-    track(cleanup, ledger, instance)
-    track(cleanup, ledger, snapshot)
+    cleanup = make_cleanup(keep=lambda resource: resource.kind == "snapshot")
+    instance = Machine("i1", log)
+    snapshot = Machine("s1", log, kind="snapshot")
+    track(cleanup, instance)
+    track(cleanup, snapshot)
     outcomes = cleanup.run()
     assert log == ["i1"]
     assert snapshot.alive and snapshot.deletes == 0
     kept = [o for o in outcomes if o.kept]
-    assert [(o.kind, o.id, o.deleted) for o in kept] == [("snapshot", "s1", False)]
+    assert [(o.resource.kind, o.resource.id, o.deleted) for o in kept] == [("snapshot", "s1", False)]
     assert cleanup.failures() == []
     events = [(e["event"], e["id"]) for e in read_entries(ledger.path) if e["event"] in ("kept", "deleted")]
     assert events == [("kept", "s1"), ("deleted", "i1")]
     assert maybe_alive(read_entries(ledger.path)) == []
 
 
-def test_forget_records_a_delete_done_by_a_step(ledger, guard):
+def test_forget_records_a_delete_done_by_a_step(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    resource = Resource("i9", log)
-    track(cleanup, ledger, resource)
-    item = cleanup.forget("instance", "i9", deleted_at=123.0)
-    assert item is not None and item.id == "i9"
-    assert cleanup.forget("instance", "i9", deleted_at=124.0) is None
+    cleanup = make_cleanup()
+    resource = track(cleanup, Machine("i9", log))
+    cleanup.forget(resource, deleted_at=123.0)
+    assert cleanup.pending == 0
+    cleanup.forget(resource, deleted_at=124.0)                # twice is harmless
     outcomes = cleanup.run()
     assert log == []
-    assert [(o.id, o.deleted, o.at) for o in outcomes] == [("i9", True, 123.0)]
+    assert [(o.resource.id, o.deleted, o.at) for o in outcomes] == [("i9", True, 123.0)]
+    assert deleted_in_ledger(ledger) == ["i9"]
 
 
-def test_interrupt_during_cleanup_is_deferred_until_all_are_deleted(ledger, guard):
+def test_interrupt_during_cleanup_is_deferred_until_all_are_deleted(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    a, b, c = Resource("a", log), Resource("b", log), Resource("c", log)
+    cleanup = make_cleanup()
+    a, b, c = Machine("a", log), Machine("b", log), Machine("c", log)
 
     def delete_b_and_get_interrupted():
+        b.delete_hook = None
         guard._on_signal(signal.SIGINT, None)          # Ctrl-C lands while deleting b
         return b.delete()
 
-    for resource in (a, b, c):
-        ledger.created("instance", f"lbl-{resource.name}", resource.name)
-    cleanup.track("instance", "lbl-a", "a", a.delete, a.is_gone)
-    cleanup.track("instance", "lbl-b", "b", delete_b_and_get_interrupted, b.is_gone)
-    cleanup.track("instance", "lbl-c", "c", c.delete, c.is_gone)
+    b.delete_hook = delete_b_and_get_interrupted
+    for machine in (a, b, c):
+        track(cleanup, machine)
 
     with pytest.raises(KeyboardInterrupt):
         cleanup.run()
@@ -213,17 +252,19 @@ def test_interrupt_during_cleanup_is_deferred_until_all_are_deleted(ledger, guar
     assert any("SIGINT" in m and "cleanup" in m for m in guard.messages)
 
 
-def test_second_signal_during_cleanup_still_deferred(ledger, guard):
+def test_second_signal_during_cleanup_still_deferred(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    a = Resource("a", log)
+    cleanup = make_cleanup()
+    a = Machine("a", log)
 
     def delete_under_fire():
+        a.delete_hook = None
         guard._on_signal(signal.SIGINT, None)
         guard._on_signal(signal.SIGTERM, None)
         return a.delete()
 
-    cleanup.track("instance", "lbl-a", "a", delete_under_fire, a.is_gone)
+    a.delete_hook = delete_under_fire
+    track(cleanup, a)
     with pytest.raises(KeyboardInterrupt):
         cleanup.run()
     assert a.is_gone() and cleanup.failures() == []
@@ -250,17 +291,18 @@ def test_alarm_inside_protect_is_ignored(guard):
         guard._on_alarm(signal.SIGALRM, None)
 
 
-def test_an_exception_escaping_one_delete_is_a_failure_not_an_abort(ledger, guard):
+def test_an_exception_escaping_one_delete_is_a_failure_not_an_abort(ledger, guard, make_cleanup, track, kinds):
     log = []
-    cleanup = make_cleanup(ledger, guard)
-    a, c = Resource("a", log), Resource("c", log)
+    cleanup = make_cleanup()
+    a, c = Machine("a", log), Machine("c", log)
 
     def explode():
         raise RuntimeError("client bug")
 
-    cleanup.track("instance", "lbl-a", "a", a.delete, a.is_gone)
-    cleanup.track("instance", "lbl-b", "b", explode, lambda: False)
-    cleanup.track("instance", "lbl-c", "c", c.delete, c.is_gone)
+    b = Machine("b", log)
+    b.delete_hook = explode
+    for machine in (a, b, c):
+        track(cleanup, machine)
     cleanup.run()
     assert a.is_gone() and c.is_gone()
-    assert [(f.id, f.error) for f in cleanup.failures()] == [("b", "client bug")]
+    assert [(f.resource.id, f.error) for f in cleanup.failures()] == [("b", "client bug")]

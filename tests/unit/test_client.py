@@ -8,6 +8,7 @@ import pytest
 import requests
 import tenacity
 
+from support.clock import Clock
 from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
 from support.client import API, CallLog, CallRecord, LoginFailed
 
@@ -133,7 +134,7 @@ def test_connection_error_on_post_is_not_retried(server, make_client):
 
 def test_client_errors_are_not_retried(server, make_client):
     client = make_client()
-    assert client.get_instance(424242) is None                  # 404 → None
+    assert client.find_instance(424242) is None                 # 404 → None (no proof of anything)
     assert len(server.seen("GET", f"{INSTANCES}/424242")) == 1
     server.fault("GET", BALANCE, reply(400, {"error": "Bad request"}))
     with pytest.raises(ApiError) as caught:
@@ -178,7 +179,7 @@ def test_deadline_counts_the_time_slept(server, make_client, clock, monkeypatch)
 def test_deadline_is_scaled_by_time_scale(server, make_client, clock, monkeypatch):
     monkeypatch.setattr(tenacity, "time", SimpleNamespace(monotonic=clock))
     server.fault("GET", BALANCE, *[reply(429, "slow")] * 50)
-    client = make_client(backoff=BackoffPolicy(jitter=0.0, deadline=600, time_scale=60), sleep=clock.sleep)
+    client = make_client(backoff=BackoffPolicy(jitter=0.0, deadline=600, clock=Clock(60)), sleep=clock.sleep)
     with pytest.raises(ApiError):
         client.balance()
     # 600 s / 60 = 10 s, raised to the 15 s floor; waits 2/60, 3/60, … up to the cap 60/60.
@@ -190,7 +191,7 @@ def test_deadline_is_scaled_by_time_scale(server, make_client, clock, monkeypatc
 def test_time_scale_divides_computed_waits_not_retry_after(server, make_client):
     server.fault("GET", BALANCE, reply(429, "slow"), reply(429, "slow", {"Retry-After": "3"}),
                  rate_limited_500())
-    client = make_client(backoff=BackoffPolicy(jitter=0.0, time_scale=60, deadline=3000))
+    client = make_client(backoff=BackoffPolicy(jitter=0.0, clock=Clock(60), deadline=3000))
     client.balance()
     assert client.sleeps == pytest.approx([2 / 60, 3.0, 4.5 / 60])
 
@@ -267,10 +268,13 @@ def test_login_rate_limited_is_retried(server, make_client):
 def test_lost_create_response_is_reconciled_without_second_post(server, make_client):
     server.fault("POST", INSTANCES, lose_response)
     client = make_client()
-    instance = client.create_instance(77, "dumont-acc-run1-s1-r1", reconcile_wait=5.0)
+    created = client.create_instance(77, "dumont-acc-run1-s1-r1", reconcile_wait=5.0)
+    instance = created.instance
     assert len(server.seen("POST", INSTANCES)) == 1
     assert len(server.instances) == 1
     assert instance == next(iter(server.instances.values()))
+    # Made by the request whose answer was lost: between its send and the failure.
+    assert created.made.earliest <= created.made.latest
     assert instance["label"] == "dumont-acc-run1-s1-r1"
     assert len(server.seen("GET", INSTANCES)) == 1
     assert server.seen("POST", INSTANCES)[0].json["offer_id"] == 77
@@ -292,7 +296,7 @@ def test_lost_create_found_once_the_listing_catches_up(server, make_client):
     server.fault("GET", INSTANCES, None, None, reveal)
     server.fault("POST", INSTANCES, create_and_hide)
     client = make_client()
-    instance = client.create_instance(77, "late-label", reconcile_wait=5.0)
+    instance = client.create_instance(77, "late-label", reconcile_wait=5.0).instance
     assert instance["label"] == "late-label"
     assert len(server.seen("POST", INSTANCES)) == 1
     assert len(server.seen("GET", INSTANCES)) == 3
@@ -302,7 +306,7 @@ def test_lost_create_found_once_the_listing_catches_up(server, make_client):
 def test_create_500_with_nothing_created_posts_again(server, make_client):
     server.fault("POST", INSTANCES, reply(500, {"error": "Failed to create instance: provider error"}))
     client = make_client()
-    instance = client.create_instance(77, "lbl-2", reconcile_wait=0)
+    instance = client.create_instance(77, "lbl-2", reconcile_wait=0).instance
     assert len(server.seen("POST", INSTANCES)) == 2
     assert len(server.instances) == 1
     assert instance["label"] == "lbl-2"
@@ -355,7 +359,7 @@ def test_create_sends_label_and_options(server, make_client):
 
 def test_delete_instance_query(server, make_client):
     client = make_client()
-    created = client.create_instance(1, "x")
+    created = client.create_instance(1, "x").instance
     client.delete_instance(created["id"])
     assert server.requests[-1].query == {"destroy_standby": "true", "reason": "user_request"}
 
@@ -377,7 +381,7 @@ def test_delete_of_a_gone_resource_fails_fast(server, make_client):
 
 def test_delete_still_retries_rate_limits(server, make_client):
     client = make_client(backoff=NO_JITTER)
-    created = client.create_instance(1, "x")
+    created = client.create_instance(1, "x").instance
     server.fault("DELETE", f"{INSTANCES}/{created['id']}", rate_limited_500(), reply(429, "slow"))
     client.delete_instance(created["id"])
     assert server.instances == {}

@@ -257,15 +257,6 @@ def test_several_problems_reported_together(tmp_path):
 
 # -- scaling and secrets ---------------------------------------------------------------
 
-def test_timeouts_scaled():
-    base = Timeouts(create=300, running=600)
-    scaled = base.scaled(60)
-    assert scaled.create == 5 and scaled.running == 10
-    assert scaled.failover == pytest.approx(Timeouts().failover / 60)
-    assert base.create == 300                          # the original is untouched
-    assert scaled.total_for_instance_journey() == pytest.approx(base.total_for_instance_journey() / 60)
-
-
 def test_public_view_hides_secrets(tmp_path):
     config = load(tmp_path, environ={"TEST_PASSWORD": "hunter2-secret", "VAST_API_KEY": GOOD_VAST_KEY})
     view = config.public_view()

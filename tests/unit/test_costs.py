@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from support.clock import Clock
 from support.costs import Meter, SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
 
 T0 = 1_800_000_000.0       # an epoch
 
 
 def test_meter_running_stopped_running_stop():
-    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, time_scale=1.0, started_at=T0)
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(1.0), started_at=T0)
     meter.change("stopped", at=T0 + 1800)           # 0.5 h running   → 0.18
     meter.change("running", at=T0 + 5400)           # 1 h stopped     → 0.02
     meter.stop(at=T0 + 7200)                        # 0.5 h running   → 0.18
@@ -21,7 +22,7 @@ def test_meter_running_stopped_running_stop():
 
 def test_meter_with_time_scale():
     # The sandbox runs 60× faster: one wall minute is one billed hour.
-    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, time_scale=60, started_at=T0)
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(60), started_at=T0)
     meter.change("stopped", at=T0 + 30)
     meter.change("running", at=T0 + 90)
     meter.stop(at=T0 + 120)
@@ -29,14 +30,14 @@ def test_meter_with_time_scale():
 
 
 def test_meter_running_cost_before_stop():
-    meter = Meter(price_per_hour=1.0, storage_per_hour=0.1, time_scale=1, started_at=T0)
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.1, clock=Clock(1), started_at=T0)
     assert meter.cost(now=T0 + 360) == pytest.approx(0.1)
     meter.change("stopped", at=T0 + 3600)
     assert meter.cost(now=T0 + 7200) == pytest.approx(1.1)
 
 
 def test_meter_ignores_changes_after_stop_and_a_second_stop():
-    meter = Meter(price_per_hour=1.0, storage_per_hour=0.0, time_scale=1, started_at=T0)
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.0, clock=Clock(1), started_at=T0)
     meter.stop(at=T0 + 3600)
     meter.change("running", at=T0 + 7200)
     meter.stop(at=T0 + 10_800)

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from support.resources import Resource
 from support.ledger import Entry, Ledger, maybe_alive, read_entries
 
 TARGET = "http://fake:8766"
@@ -34,11 +35,11 @@ def test_creates_its_directory(path, ledger):
 
 
 def test_lifecycle_intent_created_deleted(path, ledger):
-    ledger.intent("instance", "lbl-a", "scenario one")
-    assert alive(path) == [Entry("instance", "lbl-a", None, "run-1", TARGET, "scenario one")]
-    ledger.created("instance", "lbl-a", 5001, "scenario one", gpu="RTX 3060")
-    assert alive(path) == [Entry("instance", "lbl-a", "5001", "run-1", TARGET, "scenario one")]
-    ledger.deleted("instance", "lbl-a", 5001, "scenario one")
+    ledger.intent(ledger.resource("instance", "lbl-a"), "scenario one")
+    assert alive(path) == [Entry(Resource("instance", None, "lbl-a", TARGET), "run-1", "scenario one")]
+    ledger.created(ledger.resource("instance", "lbl-a", 5001), "scenario one", gpu="RTX 3060")
+    assert alive(path) == [Entry(Resource("instance", "5001", "lbl-a", TARGET), "run-1", "scenario one")]
+    ledger.deleted(ledger.resource("instance", "lbl-a", 5001), "scenario one")
     assert alive(path) == []
     events = [e["event"] for e in read_entries(path)]
     assert events == ["intent", "created", "deleted"]
@@ -46,45 +47,45 @@ def test_lifecycle_intent_created_deleted(path, ledger):
 
 
 def test_intent_without_created_stays_by_label(path, ledger):
-    ledger.intent("instance", "lbl-lost", "s")          # the create's answer never came
-    ledger.intent("instance", "lbl-ok", "s")
-    ledger.created("instance", "lbl-ok", 7, "s")
-    ledger.deleted("instance", "lbl-ok", 7, "s")
-    assert alive(path) == [Entry("instance", "lbl-lost", None, "run-1", TARGET, "s")]
+    ledger.intent(ledger.resource("instance", "lbl-lost"), "s")          # the create's answer never came
+    ledger.intent(ledger.resource("instance", "lbl-ok"), "s")
+    ledger.created(ledger.resource("instance", "lbl-ok", 7), "s")
+    ledger.deleted(ledger.resource("instance", "lbl-ok", 7), "s")
+    assert alive(path) == [Entry(Resource("instance", None, "lbl-lost", TARGET), "run-1", "s")]
 
 
 def test_kept_removes(path, ledger):
-    ledger.intent("snapshot", "lbl-s", "s")
-    ledger.created("snapshot", "lbl-s", "abcdef12", "s")
-    ledger.kept("snapshot", "lbl-s", "abcdef12", "s")
+    ledger.intent(ledger.resource("snapshot", "lbl-s"), "s")
+    ledger.created(ledger.resource("snapshot", "lbl-s", "abcdef12"), "s")
+    ledger.kept(ledger.resource("snapshot", "lbl-s", "abcdef12"), "s")
     assert alive(path) == []
 
 
 def test_several_resources_oldest_first_and_by_target(path, ledger):
     other = Ledger(path, "run-2", "http://elsewhere")
-    ledger.created("instance", "a", 1)
-    other.created("instance", "b", 2)
-    ledger.created("snapshot", "c", "ff00")
-    ledger.deleted("instance", "a", 1)
-    assert [(e.kind, e.id) for e in alive(path)] == [("instance", "2"), ("snapshot", "ff00")]
-    assert [(e.kind, e.id) for e in alive(path, TARGET)] == [("snapshot", "ff00")]
-    assert [(e.run_id, e.target) for e in alive(path, "http://elsewhere")] == [("run-2", "http://elsewhere")]
+    ledger.created(ledger.resource("instance", "a", 1))
+    other.created(other.resource("instance", "b", 2))
+    ledger.created(ledger.resource("snapshot", "c", "ff00"))
+    ledger.deleted(ledger.resource("instance", "a", 1))
+    assert [(e.resource.kind, e.resource.id) for e in alive(path)] == [("instance", "2"), ("snapshot", "ff00")]
+    assert [(e.resource.kind, e.resource.id) for e in alive(path, TARGET)] == [("snapshot", "ff00")]
+    assert [(e.run_id, e.resource.target) for e in alive(path, "http://elsewhere")] == [("run-2", "http://elsewhere")]
 
 
 def test_ids_compare_as_text(path, ledger):
-    ledger.created("instance", "a", 42)
-    ledger.deleted("instance", "a", "42")
+    ledger.created(ledger.resource("instance", "a", 42))
+    ledger.deleted(ledger.resource("instance", "a", "42"))
     assert alive(path) == []
 
 
 def test_unknown_kind_refused(ledger):
     with pytest.raises(ValueError, match="kind"):
-        ledger.created("volume", "a", 1)
+        ledger.created(ledger.resource("volume", "a", 1))
 
 
 def test_every_line_is_whole_json(path, ledger):
-    ledger.intent("instance", "lbl", "cenário com acentos ✅")
-    ledger.created("instance", "lbl", 9, "cenário com acentos ✅")
+    ledger.intent(ledger.resource("instance", "lbl"), "cenário com acentos ✅")
+    ledger.created(ledger.resource("instance", "lbl", 9), "cenário com acentos ✅")
     raw = path.read_bytes()
     assert raw.endswith(b"\n")
     lines = raw.decode().splitlines()
@@ -100,35 +101,35 @@ def test_each_append_is_fsynced(ledger, monkeypatch):
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    ledger.intent("instance", "a")
-    ledger.created("instance", "a", 1)
+    ledger.intent(ledger.resource("instance", "a"))
+    ledger.created(ledger.resource("instance", "a", 1))
     assert len(synced) == 2
 
 
 def test_torn_last_line_is_ignored(path, ledger):
-    ledger.created("instance", "a", 1)
-    ledger.created("instance", "b", 2)
+    ledger.created(ledger.resource("instance", "a", 1))
+    ledger.created(ledger.resource("instance", "b", 2))
     with open(path, "ab") as handle:
         handle.write(b'{"event": "deleted", "kind": "instance", "label": "a", "i')   # crash mid-write
     assert [e["label"] for e in read_entries(path)] == ["a", "b"]
-    assert {e.label for e in alive(path)} == {"a", "b"}
+    assert {e.resource.label for e in alive(path)} == {"a", "b"}
 
 
 def test_append_after_a_torn_line_is_kept(path, ledger):
-    ledger.created("instance", "a", 1)
+    ledger.created(ledger.resource("instance", "a", 1))
     with open(path, "ab") as handle:
         handle.write(b'{"event": "created", "kind": "inst')                            # crash mid-write
-    ledger.intent("instance", "next-run")                                             # the next run goes on
+    ledger.intent(ledger.resource("instance", "next-run"))                                             # the next run goes on
     assert [e["label"] for e in read_entries(path)] == ["a", "next-run"]
-    ledger.created("instance", "next-run", 3)                                         # and so on
-    assert [e.id for e in alive(path)] == ["1", "3"]
+    ledger.created(ledger.resource("instance", "next-run", 3))                                         # and so on
+    assert [e.resource.id for e in alive(path)] == ["1", "3"]
 
 
 def test_blank_and_garbage_lines_are_skipped(path, ledger):
-    ledger.created("instance", "a", 1)
+    ledger.created(ledger.resource("instance", "a", 1))
     with open(path, "ab") as handle:
         handle.write(b"\n   \nnot json\n")
-    ledger.created("instance", "b", 2)
+    ledger.created(ledger.resource("instance", "b", 2))
     assert [e["label"] for e in read_entries(path)] == ["a", "b"]
 
 
@@ -142,7 +143,7 @@ PAYLOAD = "x" * 3000          # longer than PIPE_BUF: whole lines must not depen
 def _append_many(path, worker, count):
     ledger = Ledger(path, f"run-{worker}", TARGET)
     for n in range(count):
-        ledger.created("instance", f"w{worker}-{n}", n, PAYLOAD)
+        ledger.created(ledger.resource("instance", f"w{worker}-{n}", n), PAYLOAD)
 
 
 def _check_whole_lines(path, workers, count):

@@ -26,8 +26,8 @@ def test_first_phase_fills_the_brief_field():
 
 def test_finish_sets_status_success_and_cost():
     metrics = JourneyMetrics("t", "Instance Lifecycle", "f", start_time=time.time() - 10)
-    metrics.machines += [MachineRecord("1", "instance", "RTX 3060", 0.1, T0, cost=0.25),
-                         MachineRecord("2", "standby", "CPU", 0.01, T0, cost=0.05)]
+    metrics.machines += [MachineRecord("1", "instance", "lbl", "RTX 3060", 0.1, T0, cost=0.25),
+                         MachineRecord("2", "standby", "lbl", "CPU", 0.01, T0, cost=0.05)]
     metrics.finish("passed")
     assert metrics.success and metrics.status == "passed" and metrics.error_message is None
     assert metrics.total_cost == pytest.approx(0.30)
@@ -39,7 +39,7 @@ def test_finish_sets_status_success_and_cost():
 def test_to_dict_is_json_with_iso_times():
     metrics = JourneyMetrics("t", "Instance Lifecycle", "f", start_time=T0)
     metrics.add_phase("snapshot", 3.0, T0 + 10)
-    metrics.machines.append(MachineRecord("1", "instance", "RTX 3060", 0.1, T0, T0 + 60, "deleted", 0.1))
+    metrics.machines.append(MachineRecord("1", "instance", "lbl", "RTX 3060", 0.1, T0, T0 + 60, "deleted", 0.1))
     metrics.finish("passed")
     data = json.loads(json.dumps(metrics.to_dict()))
     assert data["start_time"] == iso(T0) and data["start_time"].endswith("+00:00")

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from support import models
+from support.clock import Clock, Moment
+from support.config import Timeouts
+from support.errors import PhaseFailed
+from support.journey import Journey, Machine
+from support.ledger import Ledger
 from support.models import compare, install_command, parse_listing
+from support.resources import Resource
+from support.ssh import CommandResult
 
 A = "a" * 64
 B = "b" * 64
@@ -63,3 +73,65 @@ def test_unknown_model_in_real_mode_without_custom_command():
 
 def test_unknown_model_is_fine_with_a_custom_command():
     assert "mystery-13b" in install_command("mystery-13b", None, "get {model}")
+
+
+class FakeSession:
+    def __init__(self, result=None, error=None):
+        self.result, self.error = result, error
+        self.commands = []
+
+    def run(self, command, timeout):
+        self.commands.append((command, timeout))
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def journey_with(session, tmp_path) -> Journey:
+    """A journey on a machine reached through ``session``, with a run that has no server behind it."""
+    def no_server(*args, **kwargs):
+        raise ConnectionError("no server in this test")
+
+    run = SimpleNamespace(
+        config=SimpleNamespace(keep_snapshots=False, model_install_cmd=None, run_label="acc-r1"),
+        target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
+        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={},
+        client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
+        journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
+    journey = Journey(run, "a scenario", "x.feature", [])
+    journey.using(Machine(Resource("instance", "7", "lbl"), {}, {}, made=Moment.now(), boot=Moment.now(),
+                          session=session))
+    return journey
+
+
+def test_install_keeps_the_command_output_and_the_hashes(tmp_path):
+    output = f"fetched\n{models.HASHES_MARK}\n{A}  config.json\n"
+    session = FakeSession(CommandResult("curl ...", 0, output, "", 1.5))
+    journey = journey_with(session, tmp_path)
+    model = models.install(journey, "qwen3-0.6b")
+    assert model.manifest == {"config.json": A} and journey.model("x") is model
+    assert session.commands[0][1] == pytest.approx(Timeouts().model_install / 60)    # the limit, in wall time
+    [attachment] = journey.attachments
+    assert attachment.name == "ssh: installing model qwen3-0.6b" and "exit code 0 after 1.50 s" in attachment.body
+    assert [p.name for p in journey.metrics.phases] == ["model_install"]
+
+
+def test_install_keeps_the_output_when_it_fails_or_times_out(tmp_path):
+    failed = journey_with(FakeSession(CommandResult("false", 3, "", "disk full\n", 0.2)), tmp_path)
+    with pytest.raises(PhaseFailed, match="exit code 3.*disk full"):
+        models.install(failed, "qwen3-0.6b")
+    assert "disk full" in failed.attachments[0].body and "exit code 3" in failed.attachments[0].body
+    stuck = journey_with(FakeSession(error=TimeoutError("command did not finish within 20.0 s: curl")), tmp_path)
+    with pytest.raises(PhaseFailed, match="did not finish"):
+        models.install(stuck, "qwen3-0.6b")
+    assert "did not finish" in stuck.attachments[0].body and stuck.attachments[0].body.startswith("$ ")
+    assert failed.metrics.phases == [] and stuck.metrics.phases == []
+
+
+def test_a_step_out_of_order_says_which_step_is_missing(tmp_path):
+    journey = journey_with(None, tmp_path)
+    journey.using(None)
+    with pytest.raises(AssertionError, match="no instance yet: a scenario must create one before it installs"):
+        models.install(journey, "qwen3-0.6b")
+    with pytest.raises(AssertionError, match="no model installed yet"):
+        models.verify(journey)

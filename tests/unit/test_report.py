@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from support.client import CallLog, CallRecord
+from support.leaks import LeakCheck
 from support.metrics import JourneyMetrics, MachineRecord
 from support.report import format_duration, render, summarize, write
 
@@ -109,11 +110,11 @@ def fake_run():
                             start_time=T0)
     passed.add_phase("running", 90.0, T0 + 5)
     passed.add_phase("running", 40.0, T0 + 500)      # a second boot (resume) does not overwrite the first
-    passed.machines.append(MachineRecord("5001", "instance", "RTX 3060", 0.12, T0 + 1, T0 + 600, "deleted", 0.25))
+    passed.machines.append(MachineRecord("5001", "instance", "lbl", "RTX 3060", 0.12, T0 + 1, T0 + 600, "deleted", 0.25))
     passed.finish("passed")
     failed = JourneyMetrics("Failover", "Failover CPU Standby", "features/failover.feature", start_time=T0)
     failed.add_phase("running", 110.0, T0 + 5)
-    failed.machines.append(MachineRecord("5002", "instance", "RTX A4000", 0.2, T0 + 2, None, "leaked", 0.5))
+    failed.machines.append(MachineRecord("5002", "instance", "lbl", "RTX A4000", 0.2, T0 + 2, None, "leaked", 0.5))
     failed.finish("failed", "boom")
     skipped = JourneyMetrics("Snapshot", "Snapshot/Restore", "features/snapshot.feature", start_time=T0)
     skipped.finish("skipped", "DUMONT_ALLOW_SPEND is not 1")
@@ -124,7 +125,7 @@ def fake_run():
     return SimpleNamespace(
         config=config,
         target=SimpleNamespace(mode="sandbox", url="http://127.0.0.1:8766", time_scale=60, version="3.0.0"),
-        started_at=T0, guard=SimpleNamespace(received=None), leaks=[], leak_check_warnings=[],
+        started_at=T0, guard=SimpleNamespace(received=None), leak_check=LeakCheck(),
         journeys=[SimpleNamespace(metrics=m) for m in (passed, failed, skipped)],
         client=SimpleNamespace(call_log=log))
 

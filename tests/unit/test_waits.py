@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from support.backoff import ApiError, ConnectionProblem
-from support.waits import PhaseFailed, PhaseTimeout, Polling, wait_for
+from support.clock import Clock, Moment
+from support.errors import ApiError, ConnectionProblem
+from support.waits import NotYet, PhaseFailed, PhaseTimeout, Polling, wait_for
 
 POLL = Polling(shortest=1.0, longest=15.0, fraction=0.02)
 
@@ -27,11 +28,14 @@ def script(clock, states, latency=0.0):
     return probe
 
 
-def wait(clock, probe, **kwargs):
+def wait(clock, probe, scale=1.0, **kwargs):
     kwargs.setdefault("until", lambda s: s == "running")
-    kwargs.setdefault("timeout", 60)
+    kwargs.setdefault("limit", 60)
     kwargs.setdefault("polling", POLL)
-    return wait_for("running", probe, clock=clock, sleep=clock.sleep, **kwargs)
+    if "started_at" in kwargs:
+        started_at = kwargs.pop("started_at")
+        kwargs["since"] = Moment(started_at, started_at)
+    return wait_for("running", probe, clock=Clock(scale), now=clock, sleep=clock.sleep, **kwargs)
 
 
 def test_returns_time_since_started_at(clock):
@@ -41,14 +45,61 @@ def test_returns_time_since_started_at(clock):
     assert waited.polls == 3
     # "no" seen at +1 s, "yes" at +2 s after the wait began: the midpoint, 6.5 s after started_at.
     assert waited.seconds == pytest.approx(6.5)
-    assert waited.observed_at == pytest.approx(started_at + 6.5)
+    assert waited.span.uncertainty == pytest.approx(0.5)
+    assert waited.event.at == pytest.approx(started_at + 6.5)
     assert clock.sleeps == [1.0, 1.0]
 
 
-def test_ready_at_first_poll(clock):
+def test_ready_at_first_poll_is_bracketed_by_the_start(clock):
+    # Nothing was seen before "yes": the event lies anywhere between the start and the answer.
     waited = wait(clock, script(clock, ["running"]), started_at=clock() - 3)
     assert waited.polls == 1 and clock.sleeps == []
-    assert waited.seconds == pytest.approx(3.0)
+    assert waited.seconds == pytest.approx(1.5)
+    assert waited.span.uncertainty == pytest.approx(1.5)
+
+
+def test_not_before_narrows_the_bracket(clock):
+    started_at = clock() - 3
+    waited = wait(clock, script(clock, ["running"]), started_at=started_at, not_before=clock() - 1)
+    assert waited.event.earliest == pytest.approx(clock() - 1)
+    assert waited.seconds == pytest.approx(2.5) and waited.span.uncertainty == pytest.approx(0.5)
+
+
+def test_a_late_answer_widens_the_bracket_instead_of_looking_early(clock):
+    # The server stalls: the "yes" poll is sent at +1 s but answered 120 s later. The event may have
+    # happened any time in between, and the phase's time says so.
+    started_at = clock()
+    answers = ["loading", "running"]
+
+    def stalled_probe():
+        value = answers.pop(0)
+        if value == "running":
+            clock.advance(120)
+        return value
+
+    waited = wait(clock, stalled_probe, started_at=started_at)
+    assert waited.event.latest == pytest.approx(started_at + 121)
+    assert waited.event.earliest == pytest.approx(started_at)      # the last "not yet" was sent at +0
+    assert waited.seconds + waited.span.uncertainty == pytest.approx(121)
+
+
+def test_an_observed_not_yet_counts_and_a_silent_error_does_not(clock):
+    started_at = clock()
+    probe = script(clock, [NotYet("refused"), ConnectionError("timed out"), "running"])
+    waited = wait(clock, probe, started_at=started_at)
+    # "not yet" was seen at +0 only; the timeout at +1 taught nothing; "yes" answered at +2.
+    assert waited.event.earliest == pytest.approx(started_at)
+    assert waited.event.latest == pytest.approx(started_at + 2)
+
+
+def test_limits_are_real_seconds_turned_into_wall_time_by_the_clock(clock):
+    with pytest.raises(PhaseTimeout) as caught:
+        wait(clock, script(clock, ["loading"]), scale=60, limit=600,
+             polling=Polling(shortest=60, longest=60, fraction=0))
+    assert sum(clock.sleeps) == pytest.approx(10)               # 600 real seconds at ×60
+    assert all(s == pytest.approx(1.0) for s in clock.sleeps)   # 60 real seconds between polls
+    assert caught.value.limit == 600 and caught.value.elapsed == pytest.approx(600)
+    assert "600 s" in str(caught.value) and "10.0 s of wall time at ×60" in str(caught.value)
 
 
 def test_measurement_tracks_a_long_phase_closely(clock):
@@ -58,8 +109,9 @@ def test_measurement_tracks_a_long_phase_closely(clock):
     def probe():
         return "running" if clock() - start >= 437 else "loading"
 
-    waited = wait(clock, probe, timeout=1000)
+    waited = wait(clock, probe, limit=1000)
     assert abs(waited.seconds - 437) <= POLL.interval(437) / 2 + 1e-9
+    assert waited.seconds - waited.span.uncertainty <= 437 <= waited.seconds + waited.span.uncertainty
 
 
 def test_interval_grows_with_elapsed_and_is_clamped():
@@ -67,15 +119,11 @@ def test_interval_grows_with_elapsed_and_is_clamped():
     assert POLL.interval(100) == pytest.approx(2.0)
     assert POLL.interval(500) == pytest.approx(10.0)
     assert POLL.interval(10_000) == 15.0
-    fast = Polling(shortest=1.0, longest=15.0, fraction=0.02, time_scale=10)
-    assert fast.interval(0) == pytest.approx(0.1)
-    assert fast.interval(10) == pytest.approx(0.2)
-    assert fast.interval(10_000) == pytest.approx(1.5)
 
 
 def test_sleeps_grow_and_never_pass_the_deadline(clock):
     with pytest.raises(PhaseTimeout):
-        wait(clock, script(clock, ["loading"]), timeout=1000)
+        wait(clock, script(clock, ["loading"]), limit=1000)
     sleeps = clock.sleeps
     assert sleeps[0] == 1.0
     assert max(sleeps) == 15.0
@@ -87,14 +135,14 @@ def test_sleeps_grow_and_never_pass_the_deadline(clock):
 def test_timeout_names_phase_limit_and_last_state(clock):
     probe = script(clock, [{"actual_status": "loading"}, {"actual_status": "created"}])
     with pytest.raises(PhaseTimeout) as caught:
-        wait(clock, probe, timeout=30, until=lambda i: i["actual_status"] == "running",
+        wait(clock, probe, limit=30, until=lambda i: i["actual_status"] == "running",
              describe=lambda i: f"actual_status={i['actual_status']}")
     error = caught.value
-    assert error.phase == "running" and error.timeout == 30
+    assert error.phase == "running" and error.limit == 30
     assert error.last_state == "actual_status=created"
     assert error.elapsed == pytest.approx(30)
     message = str(error)
-    assert "'running'" in message and "30.0 s" in message and "actual_status=created" in message
+    assert "'running'" in message and "30 s" in message and "actual_status=created" in message
     assert isinstance(error, AssertionError)          # behave reports it as a failed step
 
 
@@ -104,7 +152,7 @@ def test_timeout_before_anything_observed(clock):
         raise ConnectionProblem("GET", "/api/v1/instances/1", "timed out")
 
     with pytest.raises(PhaseTimeout) as caught:
-        wait(clock, slow_probe, timeout=10)
+        wait(clock, slow_probe, limit=10)
     assert "timed out" in caught.value.last_state
 
 
@@ -142,7 +190,7 @@ def test_transient_errors_are_not_yet(clock, error):
 ])
 def test_transient_error_is_the_last_state_on_timeout(clock, error, shown):
     with pytest.raises(PhaseTimeout) as caught:
-        wait(clock, script(clock, ["loading", error]), timeout=20)
+        wait(clock, script(clock, ["loading", error]), limit=20)
     assert shown in caught.value.last_state
     assert shown in str(caught.value)
 
@@ -160,5 +208,5 @@ def test_non_retryable_api_error_propagates(clock, status):
 def test_zero_timeout_polls_once(clock):
     probe = script(clock, ["loading"])
     with pytest.raises(PhaseTimeout):
-        wait(clock, probe, timeout=0)
+        wait(clock, probe, limit=0)
     assert len(probe.calls) == 1 and clock.sleeps == []

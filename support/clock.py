@@ -1,0 +1,98 @@
+"""One clock for the run: limits in real-world seconds, and when things happened, as known.
+
+Every limit, interval and backoff wait is configured in real-world seconds.
+Against the sandbox, time runs ``scale`` times faster: :class:`Clock` is the
+one object that turns real seconds into the wall seconds to wait, and wall
+seconds back into real ones. Nothing else divides or multiplies by the scale.
+
+What the suite observes it knows only to within a bracket: a request acted on
+the server somewhere between the moment it was sent and the moment its answer
+came, and an event seen by polling happened after the last "not yet" was asked
+and before the first "yes" came back. :class:`Moment` keeps that bracket, so a
+phase's time comes with its uncertainty, and a stalled answer widens the
+bracket instead of being stamped at its send time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+#: Epoch seconds at monotonic zero: one offset for the whole process, so converted times agree.
+_EPOCH_AT_MONOTONIC_ZERO = time.time() - time.monotonic()
+
+
+def epoch_of(monotonic_at: float) -> float:
+    return _EPOCH_AT_MONOTONIC_ZERO + monotonic_at
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Real-world seconds ⇄ wall seconds of the target (``scale`` is 1 against the real service)."""
+
+    scale: float = 1.0
+
+    def wall(self, real_seconds: float) -> float:
+        """How long to wait here for ``real_seconds`` of the target's time."""
+        return real_seconds / self.scale
+
+    def real(self, wall_seconds: float) -> float:
+        """What ``wall_seconds`` measured here amount to in the target's (real-world) time."""
+        return wall_seconds * self.scale
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
+
+    def describe(self) -> str:
+        return "" if self.scale == 1 else f"time ×{self.scale:g}"
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When something happened: no earlier than ``earliest``, no later than ``latest`` (monotonic seconds)."""
+
+    earliest: float
+    latest: float
+
+    @classmethod
+    def now(cls) -> "Moment":
+        t = time.monotonic()
+        return cls(t, t)
+
+    @classmethod
+    def during(cls, sent: float, answered: float) -> "Moment":
+        """What a request did, it did between being sent and being answered."""
+        return cls(sent, max(sent, answered))
+
+    @property
+    def at(self) -> float:
+        """The best single estimate: the middle of the bracket."""
+        return (self.earliest + self.latest) / 2
+
+    @property
+    def uncertainty(self) -> float:
+        """Half the width of the bracket, in wall seconds."""
+        return (self.latest - self.earliest) / 2
+
+    @property
+    def epoch(self) -> float:
+        return epoch_of(self.at)
+
+    def until(self, later: "Moment") -> "Span":
+        """The time from this moment to ``later``, with both brackets' uncertainty."""
+        return Span(later.at - self.at, self.uncertainty + later.uncertainty)
+
+    def since_now(self) -> "Span":
+        return self.until(Moment.now())
+
+
+@dataclass(frozen=True)
+class Span:
+    """A duration in wall seconds and its uncertainty (the half-width of what it could have been)."""
+
+    seconds: float
+    uncertainty: float = 0.0
+
+    def real(self, clock: Clock) -> "Span":
+        return Span(clock.real(self.seconds), clock.real(self.uncertainty))
