@@ -79,5 +79,10 @@ $(NODE_STAMP): package.json package-lock.json
 steps: $(STAMP)
 	@$(BIN)/python -m support.catalogue
 
+## Delete the venv and the generated reports; the next run writes them again. Kept: the ledger
+## (reports/ledger.jsonl), which `make sweep` reads after a kill -9 to find machines that may still be
+## billing, and the Allure history (reports/history.jsonl), which no run can rebuild.
 clean:
-	rm -rf $(VENV) *.egg-info reports/allure-results reports/*.json reports/*.txt reports/*.jsonl
+	rm -rf $(VENV) *.egg-info
+	rm -rf reports/allure-results reports/allure-report reports/junit reports/workers
+	rm -f reports/metrics.json reports/report-*.txt reports/*.svg reports/*.png reports/allure-generate.json
