@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 LANGUAGE ?= en
 FEATURES := $(if $(filter pt,$(LANGUAGE)),features/pt,features/*.feature)
 
-.PHONY: acceptance test quick sweep steps clean venv bench lock
+.PHONY: acceptance test lint quick sweep steps clean venv bench lock
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 
@@ -48,9 +48,14 @@ acceptance: $(STAMP)
 quick: $(STAMP)
 	$(BIN)/behave --tags=quick $(FEATURES)
 
-## Every test of the suite, the sandbox and the journeys end to end.
-test: $(STAMP)
-	$(BIN)/python -m pytest tests
+## The linter (ruff, configured in pyproject.toml) over the whole repository.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## The linter, then every test of the suite, the sandbox and the journeys end to end.
+PYTEST_ARGS ?= tests
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Harness overhead, timing error, API calls, cost and parallel speed against the sandbox's ground truth.
 bench: $(STAMP)

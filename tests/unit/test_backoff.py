@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.backoff import (ApiError, BackoffPolicy, ConnectionProblem, is_retryable,
-                             parse_retry_after)
+from support.backoff import ApiError, BackoffPolicy, ConnectionProblem, is_retryable, parse_retry_after
 
 
 class FixedRng:
