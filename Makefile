@@ -1,5 +1,7 @@
 # Dumont Acceptance. Two commands matter: `make acceptance` and `make test`.
-# Each creates .venv from the pinned requirements the first time (and again when they change).
+# Each creates .venv the first time (and anew when pyproject.toml or constraints.txt change): the
+# project installed in editable mode with its sandbox and dev extras, at the exact versions of
+# the lock file, constraints.txt (`make lock` regenerates it).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -8,17 +10,31 @@ STAMP  := $(VENV)/.installed
 LANGUAGE ?= en
 FEATURES := $(if $(filter pt,$(LANGUAGE)),features/pt,features/*.feature)
 
-.PHONY: acceptance test quick sweep steps clean venv bench
+.PHONY: acceptance test lint quick sweep steps clean venv bench lock
+
+CHECK_PYTHON = @$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt sandbox/requirements.txt requirements-dev.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
+# A new venv each time, so that it holds exactly what the lock says (nothing left from an older one).
+$(STAMP): pyproject.toml constraints.txt
+	$(CHECK_PYTHON)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@# Make support/ and sandbox/ importable from the venv's own scripts (behave loads formatters early).
-	@$(BIN)/python -c 'import site, sys; open(site.getsitepackages()[0] + "/dumont-acceptance.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[sandbox,dev]"
 	@touch $@
+
+## Regenerate constraints.txt from a clean install of pyproject.toml in a throwaway venv.
+## Keeps the current pins and resolves only what is new; `make lock UPGRADE=1` takes the newest of everything.
+UPGRADE ?=
+lock:
+	$(CHECK_PYTHON)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet --disable-pip-version-check $(if $(UPGRADE),,-c constraints.txt) -e ".[sandbox,dev]"; \
+	{ sed -n '/^#/p' constraints.txt; "$$tmp/venv/bin/pip" freeze --exclude-editable --disable-pip-version-check; } > "$$tmp/constraints.txt"; \
+	mv "$$tmp/constraints.txt" constraints.txt
+	@echo "constraints.txt regenerated: review the diff, then run make test"
 
 JOBS ?= 3
 # SHARD=i/n runs this machine's share of the scenarios (see README, "Beyond one machine").
@@ -32,9 +48,14 @@ acceptance: $(STAMP)
 quick: $(STAMP)
 	$(BIN)/behave --tags=quick $(FEATURES)
 
-## Every test of the suite, the sandbox and the journeys end to end.
-test: $(STAMP)
-	$(BIN)/python -m pytest tests
+## The linter (ruff, configured in pyproject.toml) over the whole repository.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## The linter, then every test of the suite, the sandbox and the journeys end to end.
+PYTEST_ARGS ?= tests
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Harness overhead, timing error, API calls, cost and parallel speed against the sandbox's ground truth.
 bench: $(STAMP)
@@ -63,5 +84,10 @@ $(NODE_STAMP): package.json package-lock.json
 steps: $(STAMP)
 	@$(BIN)/python -m support.catalogue
 
+## Delete the venv and the generated reports; the next run writes them again. Kept: the ledger
+## (reports/ledger.jsonl), which `make sweep` reads after a kill -9 to find machines that may still be
+## billing, and the Allure history (reports/history.jsonl), which no run can rebuild.
 clean:
-	rm -rf $(VENV) reports/allure-results reports/*.json reports/*.txt reports/*.jsonl
+	rm -rf $(VENV) *.egg-info
+	rm -rf reports/allure-results reports/allure-report reports/junit reports/workers
+	rm -f reports/metrics.json reports/report-*.txt reports/*.svg reports/*.png reports/allure-generate.json

@@ -1,6 +1,6 @@
 """behave hooks: start the run, guard spending, always clean up, always report.
 
-Cleanup has three layers (see ../shared/known-traps.md): each scenario's
+Cleanup has three layers (see docs/known-traps.md): each scenario's
 stack in ``after_scenario``; leftovers of interrupted scenarios in
 ``after_all`` (and at interpreter exit if behave never gets there); and the
 ledger on disk for ``make sweep`` after a ``kill -9``.

@@ -84,13 +84,15 @@ def truth_for(sb, metrics: dict, info: dict) -> dict:
     model_bytes = {m["name"]: m["nominal_bytes"] for m in sb.admin.models()}
     for phase in journey["phases"]:
         if phase["name"] == "model_install":
-            critical += model_bytes.get(phase["detail"], 0) / (info["timings"]["model_mb_per_s"] * 1e6) / info["time_scale"]
+            download_rate = info["timings"]["model_mb_per_s"] * 1e6
+            critical += model_bytes.get(phase["detail"], 0) / download_rate / info["time_scale"]
     return {"phases": truth, "critical": critical, "stopped": stopped_part}
 
 
 def alone(sb, name: str, info: dict, workdir: Path) -> dict:
     reports = workdir / name
-    wall, done = run([sys.executable, "-m", "behave", "-f", "null", JOURNEYS[name]], environment(sb, reports, f"bench-{name}"))
+    wall, done = run([sys.executable, "-m", "behave", "-f", "null", JOURNEYS[name]],
+                     environment(sb, reports, f"bench-{name}"))
     if done.returncode != 0:
         raise SystemExit(f"journey {name} failed; see {reports}:\n{done.stdout[-2000:]}")
     metrics = json.loads((reports / "metrics.json").read_text())
@@ -145,8 +147,10 @@ def main(argv=None) -> int:
     lines = [
         ("harness overhead (worst journey)", max(r["overhead"] for r in results), TARGETS["overhead"], "{:.1%}"),
         ("phase timing error (worst phase)", worst_error, TARGETS["timing_error"], "{:.1%}"),
-        ("rate-limited answers (all journeys)", sum(r["rate_limited"] for r in results), TARGETS["rate_limited"], "{}"),
-        ("billed / minimal cost (worst journey)", max(r["cost_ratio"] for r in results), TARGETS["cost_ratio"], "{:.3f}"),
+        ("rate-limited answers (all journeys)", sum(r["rate_limited"] for r in results), TARGETS["rate_limited"],
+         "{}"),
+        ("billed / minimal cost (worst journey)", max(r["cost_ratio"] for r in results), TARGETS["cost_ratio"],
+         "{:.3f}"),
         ("parallel wall / slowest alone", parallel_wall / slowest, TARGETS["parallel"], "{:.2f}"),
     ]
     print(f"\ntime scale ×{args.time_scale:g}, seed {args.seed}, API calls per journey: "

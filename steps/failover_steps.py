@@ -37,7 +37,8 @@ def standby_syncing(context):
     standby.wait_syncing(context.journey)
 
 
-@steps("I write a data set of {files:d} files of {size:d} KB", "eu gravo um conjunto de dados de {files:d} arquivos de {size:d} KB")
+@steps("I write a data set of {files:d} files of {size:d} KB",
+       "eu gravo um conjunto de dados de {files:d} arquivos de {size:d} KB")
 def write_dataset(context, files, size):
     """Writes random files under $WORKSPACE/dataset and records each file's sha256."""
     standby.write_data(context.journey, files, size * 1024)

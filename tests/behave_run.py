@@ -38,7 +38,8 @@ class BehaveRun:
                       if j["status"] != "passed"]
         except (OSError, ValueError, KeyError):
             errors = ["(no metrics.json)"]
-        return "\n".join(errors) + "\n--- stdout ---\n" + self.stdout[-2500:] + "\n--- stderr ---\n" + self.stderr[-1500:]
+        return ("\n".join(errors) + "\n--- stdout ---\n" + self.stdout[-2500:]
+                + "\n--- stderr ---\n" + self.stderr[-1500:])
 
 
 def behave_env(reports: Path, url: str | None, run_id: str, extra_env=None) -> dict:

@@ -47,7 +47,7 @@ def test_twins_have_the_same_scenarios_and_steps(english, portuguese, step_funct
     assert set(en.tags) == set(pt.tags)
     en_scenarios, pt_scenarios = list(steps_of(en)), list(steps_of(pt))
     assert len(en_scenarios) == len(pt_scenarios)
-    for (en_scenario, en_steps), (pt_scenario, pt_steps) in zip(en_scenarios, pt_scenarios):
+    for (en_scenario, en_steps), (pt_scenario, pt_steps) in zip(en_scenarios, pt_scenarios, strict=True):
         assert set(en_scenario.effective_tags) == set(pt_scenario.effective_tags)
         assert [step_functions(s) for s in en_steps] == [step_functions(s) for s in pt_steps], \
             f"{english} / {portuguese}: '{en_scenario.name}' and '{pt_scenario.name}' differ"

@@ -47,7 +47,8 @@ def refused(callable_, *args) -> SpendRefused:
 
 
 CASES = [
-    ("broken", "Interrupted by SIGINT during step 'When I pause the instance'; the journey stopped there", "Interrupted"),
+    ("broken", "Interrupted by SIGINT during step 'When I pause the instance'; the journey stopped there",
+     "Interrupted"),
     ("broken", allure_message(KeyboardInterrupt("SIGTERM")), "Interrupted"),
     ("failed", allure_message(refused(check_affordable, 1.0, 2.0, 5.0, "instance journey")), "Budget refused"),
     ("failed", allure_message(refused(check_affordable, 9.0, 6.0, 5.0, "instance journey")), "Budget refused"),

@@ -69,3 +69,14 @@ def test_manual_real_run_reads_secrets_and_spends_only_when_asked(workflow):
     assert job["env"]["DUMONT_ALLOW_SPEND"] == "${{ inputs.allow_spend && '1' || '0' }}"
     assert "missing repository secrets" in runs(job) and "make acceptance" in runs(job)
     assert "reports/metrics.json" in uploads(job)
+
+
+def test_ci_installs_python_packages_only_through_the_makefile_from_the_lock(workflow):
+    """One way in: the Makefile's venv (pip install -c constraints.txt -e ".[sandbox,dev]")."""
+    scripts = {name: runs(job) for name, job in workflow["jobs"].items()}
+    scripts[".ci/run"] = "\n".join(line for line in CI_RUN.read_text().splitlines()
+                                   if not line.lstrip().startswith("#"))
+    for name, script in scripts.items():
+        assert "pip install" not in script and "requirements" not in script, name
+    makefile = (ROOT / "Makefile").read_text()
+    assert '$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[sandbox,dev]"' in makefile

@@ -4,20 +4,13 @@ from __future__ import annotations
 import io
 import itertools
 import socket
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import paramiko
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 
 FAST = 1200.0          # time scale where timing does not matter
 DEFAULT_PASSWORD = "secret123"

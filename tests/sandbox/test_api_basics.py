@@ -1,7 +1,7 @@
 """Health, auth, error shapes, prefixes and the routing quirks."""
 import requests
 
-from tests.sandbox.helpers import Api, DEFAULT_PASSWORD, login, new_account
+from tests.sandbox.helpers import DEFAULT_PASSWORD, Api, login, new_account
 
 
 def test_health_has_sandbox_key(sb):

@@ -9,11 +9,10 @@ import sys
 import requests
 
 import sandbox
-from tests.sandbox.helpers import ROOT
 
 
 def run_cli(args, env_extra=None, timeout=20):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     env.update(env_extra or {})
     proc = subprocess.Popen([sys.executable, "-m", "sandbox", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True, text=True)
@@ -71,8 +70,7 @@ def test_bad_arguments_fail_fast(tmp_path):
         finally:
             stop(proc)
         assert proc.returncode != 0, args
-    out = subprocess.run([sys.executable, "-m", "sandbox", "--help"], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
+    out = subprocess.run([sys.executable, "-m", "sandbox", "--help"], capture_output=True, text=True).stdout
     for flag in ("--host", "--port", "--data-dir", "--time-scale", "--size-scale", "--seed", "--rate-limit",
                  "--rate-limit-mode", "--start-balance", "--admin-token", "--offers-file", "--ssh-ready-delay",
                  "--ready-file", "--timings"):

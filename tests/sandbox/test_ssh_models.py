@@ -99,7 +99,8 @@ def test_model_download_inside_instance_verifies(sb, api, key):
 def test_model_download_is_paced(fresh_sandbox):
     box = fresh_sandbox(time_scale=60)
     # 15 MB real = 15 GB nominal at 200 MB/s = 75 s nominal = 1.25 s wall at scale 60
-    files = [f for f in requests.get(box.url + "/_sandbox/models").json()["models"] if f["name"] == "qwen2.5-7b"][0]["files"]
+    models = requests.get(box.url + "/_sandbox/models").json()["models"]
+    files = [f for f in models if f["name"] == "qwen2.5-7b"][0]["files"]
     big = max(files, key=lambda f: f["bytes"])
     t0 = time.monotonic()
     data = requests.get(f"{box.url}/_sandbox/models/qwen2.5-7b/{big['name']}").content

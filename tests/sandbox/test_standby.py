@@ -10,7 +10,6 @@ import time
 import pytest
 
 import sandbox
-
 from tests.sandbox.helpers import Api, new_account, refused, ssh_run, wait_ssh, wait_until
 
 HEALTH_INTERVAL = 10.0      # nominal seconds between health checks (sandbox default)
@@ -259,7 +258,8 @@ def test_pause_fails_over_after_three_health_checks_then_fails_back_onto_the_res
     wait_ssh(inst["ssh_port"], key)
     assert ssh_run(inst["ssh_port"], key, "cat during-failover.txt")[1] == b"written on the standby\n"
     assert ssh_run(inst["ssh_port"], key, "cat base.bin")[1] == base
-    names = [e["event"] for e in events(sb, sid) if e["event"] in ("failover", "failback_started", "failback_completed")]
+    wanted = ("failover", "failback_started", "failback_completed")
+    names = [e["event"] for e in events(sb, sid) if e["event"] in wanted]
     assert names[-3:] == ["failover", "failback_started", "failback_completed"]
     assert "resume_requested" in [e["event"] for e in events(sb, gid)]
 

@@ -63,7 +63,7 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(server, mak
     client = make_client()
     client.balance()
     assert len(client.sleeps) == 4
-    for wait, base in zip(client.sleeps, [2, 3, 4.5, 6.75]):
+    for wait, base in zip(client.sleeps, [2, 3, 4.5, 6.75], strict=True):
         assert base * 0.8 - 1e-9 <= wait <= base * 1.2 + 1e-9
     assert client.sleeps == sorted(client.sleeps)
 
