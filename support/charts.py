@@ -154,7 +154,8 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         body.append(_text(8, y + 14, _clip(name), size=12, weight="bold"))
         body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(duration * scale, 1.5):.1f}" height="{ROW - 6}" '
                     f'fill="{colour}" rx="3" data-journey="{_attr(name)}" data-status="{status}">'
-                    f"<title>{escape(name)}: {words['status'].get(status, status)}, {_seconds(duration)}</title></rect>")
+                    f"<title>{escape(name)}: {words['status'].get(status, status)}, "
+                    f"{_seconds(duration)}</title></rect>")
         body.append(_text(x + max(duration * scale, 1.5) + 6, y + 14,
                           f"{_seconds(duration)} · {words['status'].get(status, status)}", size=11))
         y += ROW

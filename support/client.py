@@ -235,7 +235,7 @@ class DumontClient:
         if reconcile_wait is None:
             reconcile_wait = self.backoff.clock.wall(5.0)
         last_error: Exception | None = None
-        first_sent = None
+        first_sent = answered = None
         for attempt in range(3):
             if attempt:
                 found = self._reconcile(label, reconcile_wait)

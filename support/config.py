@@ -230,7 +230,7 @@ def _check_url(reader: _Reader, url: str | None, name: str = "DUMONT_API_URL",
         reader.problems.append(f"{name}: {url!r} is not an http(s) URL (example: {example})")
         return None
     try:
-        parsed.port
+        parsed.port  # noqa: B018 - reading it validates the port
     except ValueError:
         reader.problems.append(f"{name}: {url!r} has a bad port")
         return None

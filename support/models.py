@@ -9,7 +9,6 @@ suite keeps its own copy of the hashes to compare later copies against.
 from __future__ import annotations
 
 import shlex
-import time
 
 import paramiko
 

@@ -24,9 +24,8 @@ from pathlib import Path
 
 from behave.parser import parse_file
 
-from support import allure_out
+from support import allure_out, report
 from support import config as configuration
-from support import report
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -56,7 +56,6 @@ def configure(journey: Journey, auto_failover: bool, auto_recovery: bool = False
 
 def create_with_standby(journey: Journey) -> Machine:
     """Create the GPU instance with its CPU standby; both are tracked for cleanup before the request."""
-    run = journey.run
     label = journey.resource_label()
     pending = journey.cleanup.expect(STANDBY, label, f"CPU standby labelled {label}", settle=0.0)
     machine = instances.create(journey, skip_standby=False)

@@ -94,7 +94,8 @@ class Sweeper:
         order = sorted(found.values(), key=lambda f: self.kinds[f.resource.kind].sweep_order)
         return order, inventory
 
-    def sweep(self, entries: list[Entry], *, prefix: str | None, protected_runs=(), dry_run: bool = False) -> SweepResult:
+    def sweep(self, entries: list[Entry], *, prefix: str | None, protected_runs=(),
+              dry_run: bool = False) -> SweepResult:
         target = self.ledger.target
         leftovers, inventory = self.find(entries, prefix, protected_runs)
         result = SweepResult(found=leftovers, unlisted=dict(inventory.unlisted))

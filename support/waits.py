@@ -69,7 +69,8 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
 
     ``since`` lets a phase start before the wait does (e.g. at the create
     request); ``not_before`` (monotonic) is when the event is known not to have
-    happened yet, if that is later (SSH cannot answer before the machine runs). ``fail_if(value)`` returns a reason to stop at once. Transient
+    happened yet, if that is later (SSH cannot answer before the machine runs).
+    ``fail_if(value)`` returns a reason to stop at once. Transient
     probe errors (no answer, a rate limit, a 5xx) count as "not yet", tell
     nothing about when the event happened, and are reported as the last state
     if the time runs out; any other :class:`ApiError` stops the wait.

@@ -9,8 +9,8 @@ import pytest
 
 from support import cleanup as cleanup_module
 from support import waits
-from support.clock import Clock
 from support.cleanup import Cleanup, Deleter
+from support.clock import Clock
 from support.errors import ApiError, CleanupFailed, ConnectionProblem
 from support.interrupts import InterruptGuard
 from support.ledger import Ledger, maybe_alive, read_entries

@@ -8,9 +8,9 @@ import pytest
 import requests
 import tenacity
 
-from support.clock import Clock
 from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
 from support.client import API, CallLog, CallRecord, LoginFailed
+from support.clock import Clock
 
 from .fakes import lose_response, rate_limited_500, reply
 

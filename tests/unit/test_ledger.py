@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from support.resources import Resource
 from support.ledger import Entry, Ledger, maybe_alive, read_entries
+from support.resources import Resource
 
 TARGET = "http://fake:8766"
 
@@ -119,9 +119,9 @@ def test_append_after_a_torn_line_is_kept(path, ledger):
     ledger.created(ledger.resource("instance", "a", 1))
     with open(path, "ab") as handle:
         handle.write(b'{"event": "created", "kind": "inst')                            # crash mid-write
-    ledger.intent(ledger.resource("instance", "next-run"))                                             # the next run goes on
+    ledger.intent(ledger.resource("instance", "next-run"))                       # the next run goes on
     assert [e["label"] for e in read_entries(path)] == ["a", "next-run"]
-    ledger.created(ledger.resource("instance", "next-run", 3))                                         # and so on
+    ledger.created(ledger.resource("instance", "next-run", 3))                   # and so on
     assert [e.resource.id for e in alive(path)] == ["1", "3"]
 
 

@@ -110,7 +110,8 @@ def fake_run():
                             start_time=T0)
     passed.add_phase("running", 90.0, T0 + 5)
     passed.add_phase("running", 40.0, T0 + 500)      # a second boot (resume) does not overwrite the first
-    passed.machines.append(MachineRecord("5001", "instance", "lbl", "RTX 3060", 0.12, T0 + 1, T0 + 600, "deleted", 0.25))
+    passed.machines.append(MachineRecord("5001", "instance", "lbl", "RTX 3060", 0.12, T0 + 1, T0 + 600, "deleted",
+                                         0.25))
     passed.finish("passed")
     failed = JourneyMetrics("Failover", "Failover CPU Standby", "features/failover.feature", start_time=T0)
     failed.add_phase("running", 110.0, T0 + 5)
