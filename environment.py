@@ -11,6 +11,7 @@ import atexit
 from support import config as configuration
 from support import report
 from support.allure_out import attach_journey, attach_recorded, write_run_files
+from support.gherkin import plan_for
 from support.journey import Journey
 from support.redact import redact
 from support.run import Run
@@ -35,10 +36,13 @@ def before_all(context):
 
 def before_scenario(context, scenario):
     run = context.run
-    context.journey = Journey(run, scenario.name, scenario.location.filename, list(scenario.effective_tags))
-    reason = run.spend_refusal(scenario.effective_tags)
+    journey = context.journey = Journey(run, scenario.name, scenario.location.filename,
+                                        list(scenario.effective_tags),
+                                        plan_for(scenario, context._runner.step_registry))
+    run.spend_guard.begin(journey)          # the guard at the point of spending, whatever the tags say
+    reason = run.spend_refusal(scenario.effective_tags, journey.plan)
     if reason:
-        context.journey.metrics.finish("skipped", reason)
+        journey.metrics.finish("skipped", reason)
         scenario.skip(reason)
         return
     run.guard.start_time_limit(run.clock.wall(run.timeouts.scenario))
@@ -53,6 +57,7 @@ def after_scenario(context, scenario):
     journey = context.journey
     run.guard.stop_time_limit()
     failures = journey.clean_up()
+    run.spend_guard.end(journey.spent())
     if journey.metrics.status != "skipped":
         journey.metrics.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
     attach_journey(journey, run.secrets())
@@ -83,6 +88,7 @@ def finish_run(run) -> None:
     try:
         for journey in run.open_journeys():
             journey.clean_up()
+            run.spend_guard.end(journey.spent())
             journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         run.check_leaks()
         summary = report.summarize(run)

@@ -1,7 +1,8 @@
 """Steps of the instance journey: rent, use, snapshot, pause, resume, delete."""
 
-from support import checks, instances, models, snapshots
+from support import checks, instances, models, snapshots, spending
 from support.gherkin import steps
+from support.spending import GPU, Spends
 
 
 @steps("the cheapest offer among the allowed GPUs", "a oferta mais barata entre as GPUs permitidas")
@@ -19,48 +20,52 @@ def cheapest_offer_for(context, gpu):
 @steps("the balance covers the instance journey's maximum cost",
        "que o saldo cobre o custo máximo da jornada de instância")
 def balance_covers_instance_journey(context):
-    """Refuses to go on when balance or budget is below price × the sum of the time limits."""
-    instances.check_balance_covers(context.journey, context.run.config.timeouts.total_for_instance_journey())
+    """Refuses early when the balance or what is left of the budget is below the scenario's worst case
+    (the guard at the point of spending checks it again, whatever the steps)."""
+    spending.early_check(context.journey, context.run.client)
 
 
-@steps("I create an instance from that offer", "eu crio uma instância com essa oferta")
+@steps("I create an instance from that offer", "eu crio uma instância com essa oferta",
+       Spends(rents=(GPU,), limits=("create",)))
 def create_instance(context):
     """Creates the instance (label and ledger first, so it can always be found and deleted)."""
     instances.create(context.journey)
 
 
-@steps("the instance is running within the time limit", "a instância fica em execução dentro do tempo limite")
+@steps("the instance is running within the time limit", "a instância fica em execução dentro do tempo limite",
+       Spends(limits=("running",)))
 def instance_running(context):
     """Waits for actual_status "running" (limit DUMONT_TIMEOUT_RUNNING); fails fast on exited/offline."""
     instances.wait_running(context.journey)
 
 
 @steps("the instance is running again within the time limit",
-       "a instância volta a ficar em execução dentro do tempo limite")
+       "a instância volta a ficar em execução dentro do tempo limite", Spends(limits=("resume",)))
 def instance_running_again(context):
     """After a resume: waits for "running" again (limit DUMONT_TIMEOUT_RESUME)."""
     instances.wait_running(context.journey, phase="resume")
 
 
-@steps("I can connect to it over SSH", "consigo me conectar a ela por SSH")
+@steps("I can connect to it over SSH", "consigo me conectar a ela por SSH", Spends(limits=("ssh",)))
 def can_connect_ssh(context):
     """Connects with the run's key as soon as SSH answers (limit DUMONT_TIMEOUT_SSH)."""
     instances.connect(context.journey)
 
 
-@steps('I install the model "{model}"', 'eu instalo o modelo "{model}"')
+@steps('I install the model "{model}"', 'eu instalo o modelo "{model}"', Spends(limits=("model_install",)))
 def install_model(context, model):
     """Downloads the model on the instance and records each file's sha256."""
     models.install(context.journey, model)
 
 
-@steps("the model's files match their checksums", "os arquivos do modelo conferem com seus checksums")
+@steps("the model's files match their checksums", "os arquivos do modelo conferem com seus checksums",
+       Spends(limits=("model_install",)))
 def model_intact(context):
     """Re-hashes the model's files on the instance; names any missing or corrupt file."""
     models.verify(context.journey)
 
 
-@steps("I take a snapshot of the instance", "eu tiro um snapshot da instância")
+@steps("I take a snapshot of the instance", "eu tiro um snapshot da instância", Spends(limits=("snapshot",)))
 def take_snapshot(context):
     """Creates a snapshot of /workspace (synchronous), tagged with the run's label."""
     snapshots.take(context.journey)
@@ -78,19 +83,19 @@ def pause_instance(context):
     instances.request_pause(context.journey)
 
 
-@steps("the instance is stopped", "a instância fica parada")
+@steps("the instance is stopped", "a instância fica parada", Spends(limits=("pause",), then="paused"))
 def instance_stopped(context):
     """Waits for actual_status "stopped" — the server's word for paused."""
     instances.wait_stopped(context.journey)
 
 
-@steps("I resume the instance", "eu retomo a instância")
+@steps("I resume the instance", "eu retomo a instância", Spends(then="resumed"))
 def resume_instance(context):
     """Asks for the paused instance to run again."""
     instances.request_resume(context.journey)
 
 
-@steps("I delete the instance", "eu apago a instância")
+@steps("I delete the instance", "eu apago a instância", Spends(limits=("delete",), then="deleted"))
 def delete_instance(context):
     """Deletes the instance and resends the delete if it lingers."""
     instances.delete(context.journey)

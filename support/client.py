@@ -10,6 +10,7 @@ the callers in :mod:`support.resources` and the journey modules.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,9 +20,13 @@ import tenacity
 
 from support.backoff import BackoffPolicy, is_retryable, parse_retry_after
 from support.clock import Moment
-from support.errors import ApiError, ConnectionProblem, LoginFailed
+from support.errors import ApiError, ConnectionProblem, LoginFailed, SpendRefused
+from support.spending import ANY_GPU, GPU, STANDBY, PaidCall
 
 API = "/api/v1"
+#: Requests that can start billing (the routes are mounted under /api/v1 and /api alike). The client
+#: sends them only from the route methods below, each authorised by the run's spend guard first.
+BILLING_ROUTES = re.compile(r"^POST /api(/v1)?/(instances|standby/provision/[^/]+|instances/[^/]+/failback)/?$")
 
 
 @dataclass
@@ -72,8 +77,9 @@ class DumontClient:
 
     def __init__(self, base_url: str, user: str, password: str, *,
                  timeout: float = 30.0, backoff: BackoffPolicy | None = None,
-                 call_log: CallLog | None = None, sleep=time.sleep, limiter=None):
+                 call_log: CallLog | None = None, sleep=time.sleep, limiter=None, spend_guard=None):
         self.base_url = base_url.rstrip("/")
+        self.spend_guard = spend_guard    # support.spending.SpendGuard; without one nothing that bills is sent
         self.limiter = limiter            # a SharedTokenBucket, or None for no client-side limit
         self.user = user
         self._password = password
@@ -132,11 +138,15 @@ class DumontClient:
             return {"text": response.text}
 
     def request(self, method: str, path: str, *, params=None, json=None, timeout: float | None = None,
-                idempotent: bool | None = None, auth: bool = True) -> dict:
+                idempotent: bool | None = None, auth: bool = True, paid: PaidCall | None = None) -> dict:
         """Send one call, retrying as :mod:`support.backoff` allows; return the JSON body.
 
-        ``idempotent`` defaults to True for GET, PUT and DELETE.
+        ``idempotent`` defaults to True for GET, PUT and DELETE. A billing route is sent only with the
+        ``paid`` call its route method had authorised.
         """
+        if paid is None and BILLING_ROUTES.match(f"{method} {path}"):
+            raise SpendRefused(f"{method} {path} can start billing: it is sent only through the client's route "
+                               f"method, after the spend guard authorised it")
         if idempotent is None:
             idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
         counters = {"attempts": 0, "rate_limited": 0, "relogged": False, "status": None, "waited": 0.0}
@@ -199,7 +209,16 @@ class DumontClient:
 
     def offers(self, **filters) -> list[dict]:
         params = {k: v for k, v in filters.items() if v is not None}
-        return self.get(f"{API}/instances/offers", params=params, auth=False).get("offers", [])
+        offers = self.get(f"{API}/instances/offers", params=params, auth=False).get("offers", [])
+        if self.spend_guard is not None:
+            self.spend_guard.saw_offers(offers)     # the only place a GPU's price is known before a create
+        return offers
+
+    def _authorize(self, call: PaidCall) -> PaidCall:
+        if self.spend_guard is None:
+            raise SpendRefused(f"{call.what}: this client has no spend guard, so it sends nothing that bills")
+        self.spend_guard.authorize(call, self)
+        return call
 
     def list_instances(self) -> list[dict]:
         return self.get(f"{API}/instances").get("instances", [])
@@ -232,6 +251,8 @@ class DumontClient:
         when the request that made the instance was in flight (billing starts then).
         """
         body = {"offer_id": offer_id, "label": label, **options}
+        rents = (GPU,) if options.get("skip_standby", True) else (GPU, STANDBY)
+        paid = self._authorize(PaidCall("create an instance", rents, offer_id))
         if reconcile_wait is None:
             reconcile_wait = self.backoff.clock.wall(5.0)
         last_error: Exception | None = None
@@ -245,7 +266,7 @@ class DumontClient:
             sent = time.monotonic()
             first_sent = first_sent or sent
             try:
-                instance = self.post(f"{API}/instances", json=body, idempotent=False)
+                instance = self.post(f"{API}/instances", json=body, idempotent=False, paid=paid)
             except (ConnectionProblem, ApiError) as error:
                 answered = time.monotonic()
                 if isinstance(error, ApiError) and not error.server_error:
@@ -338,8 +359,18 @@ class DumontClient:
                          json={"reason": reason, "strategy": "cpu_standby"})
 
     def fail_back(self, instance_id: int) -> dict:
-        """A stub on the real server: it answers "initiated" and does nothing."""
-        return self.post(f"{API}/instances/{instance_id}/failback", json={})
+        """May rent a new GPU of the server's choosing. A stub on the real server: it answers "initiated"
+        and does nothing."""
+        paid = self._authorize(PaidCall("fail back to a GPU", (ANY_GPU,)))
+        return self.post(f"{API}/instances/{instance_id}/failback", json={}, paid=paid)
+
+    def provision_standby(self, gpu_id: int, label: str) -> dict:
+        paid = self._authorize(PaidCall("provision a CPU standby", (STANDBY,)))
+        return self.post(f"{API}/standby/provision/{gpu_id}", params={"label": label}, paid=paid)
+
+    def standby_pricing(self, machine_type: str = "e2-medium", disk_gb: int = 100, spot: bool = False) -> dict:
+        return self.get(f"{API}/standby/pricing",
+                        params={"machine_type": machine_type, "disk_gb": disk_gb, "spot": str(spot).lower()})
 
 
 def _error_text(response: requests.Response) -> str:

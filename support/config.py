@@ -99,6 +99,8 @@ class Config:
     vast_api_url: str
     allow_spend: bool
     budget_usd: float
+    budget_run: str                 # processes naming the same budget run share DUMONT_BUDGET_USD
+    budget_wait: float              # real seconds a journey may wait for room in the budget
     allowed_gpus: tuple[str, ...]
     max_price: float
     timeouts: Timeouts
@@ -123,6 +125,11 @@ class Config:
     def uses_sandbox(self) -> bool:
         """True when no URL is given: the suite starts its own sandbox."""
         return self.api_url is None
+
+    @property
+    def budget_path(self) -> Path:
+        """The run's shared budget: next to the ledger, one file per budget run."""
+        return self.ledger_path.with_name(f".budget-{self.budget_run}.json")
 
     @property
     def run_label(self) -> str:
@@ -338,6 +345,7 @@ def load(userdata: Mapping[str, str] | None = None,
         for f in fields(Timeouts)
     })
 
+    run_id = reader.text("DUMONT_RUN_ID") or _new_run_id()
     config = Config(
         api_url=api_url,
         user=user,
@@ -347,6 +355,8 @@ def load(userdata: Mapping[str, str] | None = None,
                                 "VAST_API_URL", "https://console.vast.ai/api/v0"),
         allow_spend=reader.flag("DUMONT_ALLOW_SPEND"),
         budget_usd=reader.number("DUMONT_BUDGET_USD", 5.0),
+        budget_run=reader.text("DUMONT_BUDGET_RUN") or run_id,
+        budget_wait=reader.number("DUMONT_BUDGET_WAIT", timeouts.scenario, positive=False),
         allowed_gpus=_check_gpus(reader, reader.text("DUMONT_ALLOWED_GPUS", "RTX 3060,RTX A4000")),
         max_price=reader.number("DUMONT_MAX_PRICE", 1.0),
         timeouts=timeouts,
@@ -358,7 +368,7 @@ def load(userdata: Mapping[str, str] | None = None,
         large_model=reader.text("DUMONT_LARGE_MODEL", "qwen2.5-7b"),
         model_install_cmd=reader.text("DUMONT_MODEL_INSTALL_CMD"),
         keep_snapshots=reader.flag("KEEP_SNAPSHOTS"),
-        run_id=reader.text("DUMONT_RUN_ID") or _new_run_id(),
+        run_id=run_id,
         label_prefix=reader.text("DUMONT_LABEL_PREFIX", "dumont-acc"),
         request_timeout=reader.number("DUMONT_REQUEST_TIMEOUT", 30.0),
         standby_sync_interval=reader.number("DUMONT_STANDBY_SYNC_INTERVAL", 30.0),

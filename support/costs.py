@@ -52,6 +52,12 @@ class Meter:
             self._accrue(at)
             self.stopped_at = at
 
+    def rate(self) -> float:
+        """Dollars per wall second it bills now (nothing once billing stopped)."""
+        if self.stopped_at is not None:
+            return 0.0
+        return self._rate() * self.clock.real(1.0) / 3600
+
     def cost(self, now: float | None = None) -> float:
         if self.stopped_at is not None:
             return self._cost

@@ -7,7 +7,7 @@ import time
 from support.client import Created
 from support.clock import Moment
 from support.config import normalize_gpu_name
-from support.costs import check_affordable, choose_cheapest, estimate_max_cost
+from support.costs import choose_cheapest
 from support.errors import ApiError, ConnectionProblem, PhaseFailed, SpendRefused
 from support.journey import Journey, Machine
 from support.resources import INSTANCE
@@ -54,22 +54,6 @@ def cheapest_offer(journey: Journey, gpu: str | None = None) -> dict:
     offer = choose_cheapest(offers, gpus, run.config.max_price)
     journey.chose(offer)
     return offer
-
-
-def check_balance_covers(journey: Journey, seconds: float) -> float:
-    """Refuse before spending when the balance or the run's budget can't cover the worst case.
-
-    ``seconds`` is the journey's longest possible billed time in real seconds.
-    """
-    run = journey.run
-    offer = journey.offer("the balance can be checked against it")
-    price = float(offer["dph_total"])
-    estimate = estimate_max_cost(price, seconds)
-    balance = float(run.client.balance().get("credit", 0.0))
-    check_affordable(balance, estimate, run.config.budget_usd - run.spent(),
-                     f"{offer.get('gpu_name')} at ${price:.3f}/h for up to {seconds / 60:.0f} min")
-    journey.metrics.extra["estimated_max_cost"] = round(estimate, 4)
-    return estimate
 
 
 def create(journey: Journey, offer: dict | None = None, skip_standby: bool = True) -> Machine:

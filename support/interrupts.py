@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from contextlib import contextmanager
+from typing import Callable
 
 
 class ScenarioTimeLimit(AssertionError):
@@ -27,7 +29,9 @@ class InterruptGuard:
         self._pending = False
         self._warn = warn
         self._previous = {}
-        self._time_limit: float | None = None
+        #: Named deadlines (monotonic) and the check that runs when one passes: it returns the
+        #: exception that stops the scenario, or None (and may have set a later deadline).
+        self._deadlines: dict[str, tuple[float, Callable[[], BaseException | None]]] = {}
         self.alive_count = lambda: 0
 
     def install(self) -> None:
@@ -61,15 +65,41 @@ class InterruptGuard:
 
     def _on_alarm(self, signum, frame) -> None:
         if self._protecting:
+            self._arm(minimum=0.05)           # a delete is under way: look again once it is over
             return
-        raise ScenarioTimeLimit(f"scenario exceeded its maximum time of {self._time_limit:.0f} s")
+        now = time.monotonic()
+        for name, (at, check) in sorted(self._deadlines.items(), key=lambda item: item[1][0]):
+            if at <= now:
+                del self._deadlines[name]
+                stop = check()
+                if stop is not None:
+                    self._arm()
+                    raise stop
+        self._arm()
+
+    def _arm(self, minimum: float = 0.0) -> None:
+        if not self._deadlines:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            return
+        due = min(at for at, _ in self._deadlines.values()) - time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, max(due, minimum, 0.001))
+
+    def watch(self, name: str, at: float, check: Callable[[], BaseException | None]) -> None:
+        """Run ``check`` when the monotonic time ``at`` passes; raise what it returns in the step."""
+        self._deadlines[name] = (at, check)
+        self._arm()
+
+    def unwatch(self, name: str) -> None:
+        self._deadlines.pop(name, None)
+        self._arm()
 
     def start_time_limit(self, seconds: float) -> None:
-        self._time_limit = seconds
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        message = f"scenario exceeded its maximum time of {seconds:.0f} s"
+        self.watch("time limit", time.monotonic() + seconds, lambda: ScenarioTimeLimit(message))
 
     def stop_time_limit(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        self._deadlines.clear()
+        self._arm()
 
     @contextmanager
     def protect(self):

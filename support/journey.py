@@ -20,6 +20,7 @@ from support.costs import Meter
 from support.errors import MissingStep
 from support.metrics import JourneyMetrics, MachineRecord
 from support.resources import SNAPSHOT, Resource
+from support.spending import Plan
 
 #: Journey names by feature tag, as the reports show them; an untagged scenario is named by itself.
 JOURNEYS = {"instance": "Instance Lifecycle", "failover": "Failover CPU Standby",
@@ -92,8 +93,9 @@ class StandbyRun:
 
 
 class Journey:
-    def __init__(self, run, scenario_name: str, feature_file: str, tags: list[str]):
+    def __init__(self, run, scenario_name: str, feature_file: str, tags: list[str], plan: Plan | None = None):
         self.run = run
+        self.plan = plan or Plan(())     # what its steps may rent and for how long: support.spending
         self.metrics = JourneyMetrics(test_name=scenario_name, journey=journey_name(scenario_name, tags),
                                       feature_file=feature_file)
         self.label = run.new_label(slug(scenario_name))
@@ -190,12 +192,14 @@ class Journey:
             self.metrics.instance_id = record.id
             self.metrics.gpu_name = record.gpu_name
             self.metrics.gpu_cost_per_hour = price
+        self._billing_changed()
         return record
 
     def machine_state(self, resource: Resource, state: str, at: float) -> None:
         meter = self.meters.get((resource.kind, resource.id))
         if meter is not None:
             meter.change(state, at)
+            self._billing_changed()
 
     def machine_gone(self, resource: Resource, at: float, fate: str = "deleted") -> None:
         """Billing of the machine stopped at ``at`` (a leaked machine is billed until then at least)."""
@@ -204,6 +208,14 @@ class Journey:
                 record.deleted_at = at if fate == "deleted" else None
                 record.fate = fate
                 self.meters[(record.kind, record.id)].stop(at)
+                self._billing_changed()
+
+    def _billing_changed(self) -> None:
+        if self.run.spend_guard is not None:
+            self.run.spend_guard.billing_changed()
+
+    def spent(self) -> float:
+        return sum(meter.cost() for meter in self.meters.values())
 
     def clean_up(self) -> list:
         """Delete what is still tracked, record each machine's fate, settle the costs."""

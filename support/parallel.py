@@ -121,6 +121,8 @@ class Runner:
         env = dict(os.environ)
         env.update({"DUMONT_API_URL": url, "DUMONT_REPORTS_DIR": str(self.workers_dir / str(index)),
                     "DUMONT_RUN_ID": f"{self.config.run_id}-w{index}", "DUMONT_LEDGER": str(self.config.ledger_path),
+                    # One budget for the whole run: every worker reserves from the same file.
+                    "DUMONT_BUDGET_RUN": self.config.budget_run,
                     "PYTHONUNBUFFERED": "1"})
         return env
 
@@ -161,6 +163,7 @@ class Runner:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         self._merge(started, time.time())
+        self.config.budget_path.unlink(missing_ok=True)       # the workers' shared budget: the run is over
         return 0 if all(code == 0 for code in codes) and not self.interrupted else 1
 
     def _merge(self, started: float, ended: float) -> None:

@@ -19,6 +19,7 @@ from support.ledger import Ledger, maybe_alive, read_entries
 from support.provider import ProviderListing
 from support.ratelimit import SharedTokenBucket
 from support.resources import Kind, kinds
+from support.spending import Budget, SpendGuard
 from support.ssh import SshKey
 from support.sweep import Sweeper
 from support.target import Target, start_target
@@ -36,6 +37,7 @@ class Run:
     guard: InterruptGuard
     polling: Polling
     kinds: dict[str, Kind]
+    spend_guard: SpendGuard
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
     leak_check: LeakCheck | None = None
@@ -67,9 +69,12 @@ class Run:
             key = SshKey.generate(comment=f"dumont-acceptance-{config.run_id}")
         provider = (ProviderListing(config.vast_api_key, config.vast_api_url, config.request_timeout)
                     if config.vast_api_key else None)
+        interrupts = InterruptGuard()
+        client.spend_guard = SpendGuard(config, target, clock, Budget(config.budget_path, config.budget_usd),
+                                        interrupts)
         return cls(config=config, target=target, clock=clock, client=client,
                    ledger=Ledger(config.ledger_path, config.run_id, target.key), key=key,
-                   guard=InterruptGuard(), polling=Polling(), kinds=kinds(provider))
+                   guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard)
 
     @property
     def timeouts(self) -> Timeouts:
@@ -93,12 +98,13 @@ class Run:
         """Journeys that never reached their after-hook (an interrupt cut them short)."""
         return [j for j in self.journeys if j.metrics.status == "running"]
 
-    def spent(self) -> float:
-        return sum(m.cost for j in self.journeys for m in j.metrics.machines)
+    def spend_refusal(self, tags, plan) -> str | None:
+        """Why a scenario that rents (by its tag or by its steps) is skipped before it starts, or None.
 
-    def spend_refusal(self, tags) -> str | None:
-        """Why a scenario tagged @paid may not run against this target, or None."""
-        if "paid" not in tags or self.target.is_sandbox or self.config.allow_spend:
+        An early, friendly check: the guard at the point of spending (support.spending) refuses
+        whatever gets past it.
+        """
+        if not ("paid" in tags or plan.rents) or self.target.is_sandbox or self.config.allow_spend:
             return None
         return ("this scenario rents paid machines on the real service: "
                 "set DUMONT_ALLOW_SPEND=1 to allow it")
@@ -135,3 +141,5 @@ class Run:
         self.guard.uninstall()
         self.key.remove()
         self.target.stop()
+        if self.config.budget_run == self.config.run_id:    # its own budget, not a parallel run's
+            self.config.budget_path.unlink(missing_ok=True)

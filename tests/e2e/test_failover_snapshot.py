@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
@@ -15,14 +16,24 @@ def wait_until(condition, timeout: float) -> None:
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
 
-TOLERANCE = 0.05
-# An explicit failover switches in about 1 real second, 17 ms of wall time at ×60: there a few
-# milliseconds of HTTP round trip are more than 5 %, so phases also get this absolute allowance.
-FLOOR = 0.01
+#: The sandbox stamps an event and makes it visible to the API in one step of its single-threaded
+#: event loop, on the same system clock as the suite: the two can differ only by clock reads and the
+#: conversion between monotonic and epoch time. This is the allowance for that, in wall seconds.
+CLOCK_ALLOWANCE = 0.002
+#: metrics.json writes start times to the millisecond.
+ISO_ROUNDING = 0.001
 
 
-def phase(journey: dict, name: str, occurrence: int = 0) -> float:
-    return [p["seconds"] for p in journey["phases"] if p["name"] == name][occurrence]
+def phase(journey: dict, name: str, occurrence: int = 0) -> dict:
+    return [p for p in journey["phases"] if p["name"] == name][occurrence]
+
+
+def assert_brackets(measured: dict, truth: float, what: str) -> None:
+    """The truth lies within the interval the suite reported for this phase (plus the clock allowance)."""
+    low = measured["seconds"] - measured["uncertainty_seconds"] - CLOCK_ALLOWANCE
+    high = measured["seconds"] + measured["uncertainty_seconds"] + CLOCK_ALLOWANCE
+    assert low <= truth <= high, (f"{what}: the sandbox says {truth:.4f} s, the suite reported "
+                                  f"{measured['seconds']:.4f} ± {measured['uncertainty_seconds']:.4f} s")
 
 
 @pytest.fixture
@@ -49,14 +60,14 @@ def test_failover_journeys_measure_what_really_happened(failover_run, sandbox_se
         low, high = journey["extra"]["rpo_seconds_range"]
         copy_time = 0.05
         assert low - copy_time <= failover["rpo_seconds"] <= high + copy_time, (low, failover["rpo_seconds"], high)
-        # The switch to the standby, as timed by the suite, against the sandbox's own clock.
+        # The switch to the standby, as timed by the suite, against the sandbox's own clock: the truth
+        # lies within the bracket the suite reported, whatever the load on the machine.
         switch = failover["completed_at"] - failover["failed_at"]
-        assert phase(journey, "detect") == pytest.approx(switch, rel=TOLERANCE, abs=FLOOR)
-        assert phase(journey, "failover") - phase(journey, "standby_verify") == pytest.approx(
-            switch, rel=TOLERANCE, abs=FLOOR)
+        assert_brackets(phase(journey, "detect"), switch, "the switch to the standby")
         back = truth["failbacks"][0]
-        assert phase(journey, "failback") >= back["completed_at"] - back["started_at"]
-        assert journey["time_to_failover"] == phase(journey, "failover")
+        failback = phase(journey, "failback")
+        assert failback["seconds"] + failback["uncertainty_seconds"] >= back["completed_at"] - back["started_at"]
+        assert journey["time_to_failover"] == phase(journey, "failover")["seconds"]
 
 
 def test_failover_leaves_nothing_alive(failover_run, sandbox_server):
@@ -75,8 +86,15 @@ def test_snapshot_restore_time_matches_ground_truth(tmp_path, sandbox_server):
     events = sandbox_server.admin.events()
     second_created = next(e["t"] for e in events if e["event"] == "created" and str(e["id"]) == ids[1])
     restored = next(e["t"] for e in events if e["event"] == "restore_completed")
-    verify = phase(journey, "model_verify", -1)
-    assert phase(journey, "restore") - verify == pytest.approx(restored - second_created, rel=TOLERANCE)
+    # The restore phase starts when the new machine was made (bracketed by its create request) ...
+    restore = phase(journey, "restore")
+    start = datetime.fromisoformat(restore["started_at"]).timestamp()
+    assert abs(start - second_created) <= restore["uncertainty_seconds"] + CLOCK_ALLOWANCE + ISO_ROUNDING
+    # ... and the restore itself completed inside the request the suite timed as restore_apply.
+    applied = phase(journey, "restore_apply")
+    applied_from = datetime.fromisoformat(applied["started_at"]).timestamp()
+    applied_until = applied_from + applied["seconds"]
+    assert applied_from - CLOCK_ALLOWANCE - ISO_ROUNDING <= restored <= applied_until + CLOCK_ALLOWANCE + ISO_ROUNDING
     snapshot = next(e for e in events if e["event"] == "snapshot_completed")
     assert journey["extra"]["snapshot_bytes"] == snapshot["detail"]["bytes"]
     assert alive(sandbox_server, result.label) == []

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from tests.behave_run import ROOT, LiveBehave, alive, behave_env, run_behave, wait_for_event
 
@@ -94,9 +95,14 @@ def test_a_new_sandbox_on_an_old_port_is_not_swept_for_the_old_one(tmp_path):
     old.kill()
     new = sandbox.start(data_dir=tmp_path / "new", port=port, time_scale=60.0, seed=3)
     try:
+        # Someone else (not this suite) rents a machine on the same account.
         client = DumontClient(new.url, "test@test.com", "test123")
         offer = next(o for o in client.offers() if o["gpu_name"] == "RTX 3060")
-        someone_elses = client.create_instance(offer["id"], "not-ours").instance
+        token = requests.post(f"{new.url}/api/v1/auth/login", json={"email": "test@test.com", "password": "test123"},
+                              timeout=10).json()["token"]
+        someone_elses = requests.post(f"{new.url}/api/v1/instances",
+                                      json={"offer_id": offer["id"], "label": "not-ours"},
+                                      headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
         result = run_behave(["features/quick.feature"], reports, new.url, "new-run")
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         assert client.find_instance(someone_elses["id"]) is not None

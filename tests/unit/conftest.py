@@ -7,7 +7,7 @@ import pytest
 from support.backoff import BackoffPolicy
 from support.client import DumontClient
 
-from .fakes import FakeClock, FakeDumont, ScriptAdapter
+from .fakes import FakeClock, FakeDumont, GuardThatAllows, ScriptAdapter
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def make_client(server):
 
     def make(*, backoff: BackoffPolicy | None = None, sleep=None, **kwargs) -> DumontClient:
         sleeps: list[float] = []
+        kwargs.setdefault("spend_guard", GuardThatAllows())
         client = DumontClient("http://fake", server.user, server.password,
                               backoff=backoff or BackoffPolicy(), sleep=sleep or sleeps.append, **kwargs)
         client.session.mount("http://fake", ScriptAdapter(server))

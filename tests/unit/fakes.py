@@ -19,6 +19,20 @@ from requests.structures import CaseInsensitiveDict
 API = "/api/v1"
 
 
+class GuardThatAllows:
+    """A spend guard for client tests: allows every paid call, and remembers it."""
+
+    def __init__(self):
+        self.calls = []
+        self.offers = []
+
+    def authorize(self, call, client) -> None:
+        self.calls.append(call)
+
+    def saw_offers(self, offers) -> None:
+        self.offers += offers
+
+
 class FakeClock:
     """A monotonic clock that only moves when someone sleeps on it (or calls ``advance``)."""
 

@@ -11,6 +11,7 @@ import tenacity
 from support.backoff import ApiError, BackoffPolicy, ConnectionProblem
 from support.client import API, CallLog, CallRecord, LoginFailed
 from support.clock import Clock
+from support.errors import SpendRefused
 
 from .fakes import lose_response, rate_limited_500, reply
 
@@ -77,7 +78,7 @@ def test_429_waits_without_jitter_are_exact(server, make_client):
 
 @pytest.mark.parametrize("method, path, call", [
     ("GET", BALANCE, lambda c: c.balance()),
-    ("POST", INSTANCES, lambda c: c.post(INSTANCES, json={"offer_id": 1, "label": "x"})),
+    ("POST", INSTANCES, lambda c: c.create_instance(1, "x")),
 ])
 def test_500_limite_de_requisicoes_is_a_rate_limit(server, make_client, method, path, call):
     server.fault(method, path, rate_limited_500(), rate_limited_500())
@@ -438,3 +439,29 @@ def test_errors_never_carry_token_or_password(server, make_client):
         assert token not in message and "secretpart" not in message
         assert server.password not in message
     assert set(client.secrets()) == {server.password, server.last_token}
+
+
+# -- spending goes through the guard -------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [INSTANCES, "/api/instances", f"{API}/standby/provision/5", f"{INSTANCES}/5/failback"])
+def test_a_billing_route_is_never_sent_raw(server, make_client, path):
+    client = make_client()
+    with pytest.raises(SpendRefused, match="can start billing"):
+        client.post(path, json={"offer_id": 1, "label": "x"})
+    assert server.seen("POST", path) == []
+
+
+def test_without_a_guard_nothing_that_bills_is_sent(server, make_client):
+    client = make_client(spend_guard=None)
+    with pytest.raises(SpendRefused, match="has no spend guard"):
+        client.create_instance(1, "x")
+    assert server.seen("POST", INSTANCES) == [] and server.instances == {}
+
+
+def test_each_create_is_authorised_once_with_what_it_rents(server, make_client):
+    client = make_client()
+    server.fault("POST", INSTANCES, reply(500, {"error": "Failed to create instance: provider error"}))
+    client.create_instance(77, "lbl", skip_standby=False, reconcile_wait=0)
+    assert len(server.seen("POST", INSTANCES)) == 2                   # resent once after a 500 ...
+    [call] = client.spend_guard.calls                                  # ... but authorised once
+    assert call.offer_id == 77 and call.rents == ("gpu", "standby")

@@ -95,7 +95,7 @@ def journey_with(session, tmp_path) -> Journey:
     run = SimpleNamespace(
         config=SimpleNamespace(keep_snapshots=False, model_install_cmd=None, run_label="acc-r1"),
         target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
-        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={},
+        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
         client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
         journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
     journey = Journey(run, "a scenario", "x.feature", [])
