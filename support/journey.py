@@ -45,6 +45,7 @@ class Machine:
     made: Moment                     # when the request that made it was carried out
     boot: Moment                     # the last create or resume: SSH readiness counts from here
     running: Moment | None = None    # when it was last seen reach "running"
+    booted_by: str = "create"        # what the last boot was: create, resume or failback
     paused: Moment | None = None
     resumed: Moment | None = None
     session: object | None = None    # support.ssh.SshSession while connected
@@ -165,8 +166,15 @@ class Journey:
         yield start
         self.record(name, start, start.since_now(), detail)
 
-    def record(self, name: str, start: Moment, span: Span, detail: str = "") -> None:
+    def record(self, name: str, start: Moment, span: Span, detail: str = "", history: str | None = None) -> None:
+        """Record a phase; ``history`` names it in the timing history when one name covers different
+        things (SSH after a create or after a resume)."""
         self.metrics.add_phase(name, span.seconds, start.epoch, detail, span.uncertainty)
+        self.run.history.add(history or name, self.run.clock.real(span.seconds))
+
+    def expected(self, phase: str):
+        """Where earlier runs saw this phase end (support.timings), to poll densely only there."""
+        return self.run.history.expected(phase)
 
     def attach(self, name: str, body: str, mime: str = "text/plain") -> None:
         """Keep something for the report; the reporter publishes it with the step that recorded it."""

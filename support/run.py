@@ -23,6 +23,7 @@ from support.spending import Budget, SpendGuard
 from support.ssh import SshKey
 from support.sweep import Sweeper
 from support.target import Target, start_target
+from support.timings import TimingHistory
 from support.waits import Polling
 
 
@@ -38,6 +39,7 @@ class Run:
     polling: Polling
     kinds: dict[str, Kind]
     spend_guard: SpendGuard
+    history: TimingHistory
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
     leak_check: LeakCheck | None = None
@@ -74,7 +76,9 @@ class Run:
                                         interrupts)
         return cls(config=config, target=target, clock=clock, client=client,
                    ledger=Ledger(config.ledger_path, config.run_id, target.key), key=key,
-                   guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard)
+                   guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard,
+                   history=TimingHistory(config.reports_dir / "phase-history.jsonl",
+                                         "sandbox" if target.is_sandbox else target.url))
 
     @property
     def timeouts(self) -> Timeouts:

@@ -78,7 +78,7 @@ def wait_syncing(journey: Journey) -> dict:
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=machine.made)
+                      since=machine.made, expected=journey.expected("standby_ready"))
     journey.record("standby_ready", machine.made, waited.span)
     standby.association = waited.value
     journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},
@@ -182,7 +182,7 @@ def wait_failover(journey: Journey) -> None:
     waited = wait_for("failover", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "failover_active",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=since)
+                      since=since, expected=journey.expected("detect"))
     journey.record("detect", since, waited.span)
     model = journey.model("the standby's copy of it can be checked")
     with journey.phase("standby_verify"):
@@ -244,6 +244,7 @@ def fail_back(journey: Journey) -> None:
         machine = _adopt_new_gpu(journey, machine, new_id, start)
     machine.view = instances.look(run, machine) or machine.view
     machine.boot = start
+    machine.booted_by = "failback"
     instances.connect(journey)
     dataset.verify(standby.written, dataset.read_all(machine.session, _ssh_wall(journey)), "the GPU after failback")
     journey.record("failback", start, start.since_now())

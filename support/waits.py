@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from support.clock import Clock, Moment, Span
 from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeout
+from support.timings import Expected
 
 __all__ = ["NotYet", "PhaseFailed", "PhaseTimeout", "Polling", "Waited", "wait_for"]
 
@@ -32,14 +33,35 @@ class NotYet(Exception):
 
 @dataclass(frozen=True)
 class Polling:
-    """Poll interval = clamp(fraction × time waited, shortest, longest), all in real-world seconds."""
+    """When to look again, in real-world seconds.
+
+    Without history: every ``fraction`` × the time waited (clamped to ``shortest``..``longest``), so a
+    phase is timed to within about that fraction whatever its length. With the window where earlier
+    runs saw the event (:class:`support.timings.Expected`): a few looks on the way there (an early event
+    is still caught, with a wider bracket), every ``precision`` × the time waited inside it, and the
+    fraction again past it.
+    """
 
     shortest: float = 0.125
     longest: float = 15.0
     fraction: float = 0.01
+    precision: float = 0.02
+    #: Looks before the expected window: each covers this share of the way there.
+    approach: float = 1 / 3
 
-    def interval(self, waited: float) -> float:
+    def interval(self, waited: float, expected: Expected | None = None) -> float:
+        if expected is not None and waited < expected.high:
+            if waited < expected.low:
+                step = max(self.shortest, self.approach * expected.low)
+                return min(step, expected.low - waited) if expected.low - waited > self.shortest else self.shortest
+            return max(self.shortest, self.precision * waited)
         return min(self.longest, max(self.shortest, self.fraction * waited))
+
+    def first_look(self, waited: float, expected: Expected | None = None) -> float:
+        """How long to wait before the first look: with history, nothing is worth asking at the very start."""
+        if expected is None:
+            return 0.0
+        return max(0.0, min(self.approach * expected.low, expected.low) - waited)
 
 
 @dataclass
@@ -61,6 +83,7 @@ TRANSIENT = (ConnectionProblem, ConnectionError, TimeoutError, OSError)
 
 def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], bool], limit: float,
              clock: Clock, polling: Polling, since: Moment | None = None, not_before: float | None = None,
+             expected: Expected | None = None,
              fail_if: Callable[[Any], str | None] | None = None,
              describe: Callable[[Any], str] = repr,
              now: Callable[[], float] = time.monotonic,
@@ -70,6 +93,7 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     ``since`` lets a phase start before the wait does (e.g. at the create
     request); ``not_before`` (monotonic) is when the event is known not to have
     happened yet, if that is later (SSH cannot answer before the machine runs).
+    ``expected`` is where earlier runs saw the event: polls are dense there and sparse elsewhere.
     ``fail_if(value)`` returns a reason to stop at once. Transient
     probe errors (no answer, a rate limit, a 5xx) count as "not yet", tell
     nothing about when the event happened, and are reported as the last state
@@ -81,6 +105,10 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     last_state = "nothing observed yet"
     last_no_sent = max(since.earliest, not_before or since.earliest)
     polls = 0
+    first = min(clock.wall(polling.first_look(clock.real(started - since.earliest), expected)),
+                max(0.0, deadline - started))
+    if first > 0:
+        sleep(first)
     while True:
         sent = now()
         polls += 1
@@ -110,4 +138,4 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
         if current >= deadline:
             raise PhaseTimeout(phase, limit, last_state, clock.real(current - since.earliest), clock.scale)
         waited_real = clock.real(current - since.earliest)
-        sleep(min(clock.wall(polling.interval(waited_real)), max(0.0, deadline - current)))
+        sleep(min(clock.wall(polling.interval(waited_real, expected)), max(0.0, deadline - current)))

@@ -15,6 +15,7 @@ from support.ledger import Ledger
 from support.models import compare, install_command, parse_listing
 from support.resources import Resource
 from support.ssh import CommandResult
+from support.timings import TimingHistory
 
 A = "a" * 64
 B = "b" * 64
@@ -96,6 +97,7 @@ def journey_with(session, tmp_path) -> Journey:
         config=SimpleNamespace(keep_snapshots=False, model_install_cmd=None, run_label="acc-r1"),
         target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
         ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
+        history=TimingHistory(tmp_path / "phase-history.jsonl", "sandbox"),
         client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
         journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
     journey = Journey(run, "a scenario", "x.feature", [])

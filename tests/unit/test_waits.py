@@ -6,6 +6,7 @@ import pytest
 
 from support.clock import Clock, Moment
 from support.errors import ApiError, ConnectionProblem
+from support.timings import Expected, TimingHistory
 from support.waits import NotYet, PhaseFailed, PhaseTimeout, Polling, wait_for
 
 POLL = Polling(shortest=1.0, longest=15.0, fraction=0.02)
@@ -210,3 +211,57 @@ def test_zero_timeout_polls_once(clock):
     with pytest.raises(PhaseTimeout):
         wait(clock, probe, limit=0)
     assert len(probe.calls) == 1 and clock.sleeps == []
+
+
+# -- polls dense only where history says the event is likely ---------------------------------------------
+
+
+def test_with_history_polls_approach_then_crowd_the_expected_window(clock):
+    start = clock()
+
+    def probe():
+        return "running" if clock() - start >= 100 else "loading"
+
+    polling = Polling(shortest=0.25, longest=15, fraction=0.02, precision=0.02)
+    waited = wait(clock, probe, started_at=start, limit=600, polling=polling, expected=Expected(95, 110))
+    # Three looks on the way (at a third, two thirds and the start of the window), then every 2 % of the
+    # time waited: about 4 looks inside the window before the event.
+    assert waited.polls <= 8
+    assert waited.span.uncertainty <= 0.01 * 100 + 1e-9
+    assert waited.seconds - waited.span.uncertainty <= 100 <= waited.seconds + waited.span.uncertainty
+
+
+def test_without_history_the_same_phase_costs_many_more_polls(clock):
+    start = clock()
+
+    def probe():
+        return "running" if clock() - start >= 100 else "loading"
+
+    polling = Polling(shortest=0.25, longest=15, fraction=0.02, precision=0.02)
+    waited = wait(clock, probe, started_at=start, limit=600, polling=polling)
+    assert waited.polls > 30
+
+
+def test_an_event_earlier_than_history_is_caught_with_an_honest_bracket(clock):
+    start = clock()
+
+    def probe():
+        return "running" if clock() - start >= 20 else "loading"
+
+    waited = wait(clock, probe, started_at=start, limit=600, expected=Expected(95, 110),
+                  polling=Polling(shortest=0.25, longest=15, fraction=0.02, precision=0.02))
+    assert waited.seconds - waited.span.uncertainty <= 20 <= waited.seconds + waited.span.uncertainty
+    assert waited.polls <= 2
+
+
+def test_history_keeps_recent_times_per_target_and_phase(tmp_path):
+    history = TimingHistory(tmp_path / "h.jsonl", "sandbox")
+    other = TimingHistory(tmp_path / "h.jsonl", "http://real:8766")
+    assert history.expected("running") is None
+    for seconds in (100, 104, 98):
+        history.add("running", seconds)
+    other.add("running", 500)
+    history.add("pause", 8)
+    window = history.expected("running")
+    assert window.low == pytest.approx(98 * 0.95) and window.high == pytest.approx(104 * 1.05)
+    assert other.expected("running").low == pytest.approx(475)
