@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from . import reaper
-from .accounts import Accounts
-from .billing import Billing
+from .cloud.accounts import Accounts
+from .cloud.billing import Billing
 from .clock import Clock, Timings
 from .config import DEFAULT_ACCOUNT, Config
 from .faults import Faults
-from .instances import Instances
-from .machines import PortAllocator, load_or_create_host_key
-from .models import ModelMirror
-from .offers import Offers
-from .ratelimit import RateLimiter
-from .snapshots import Snapshots
-from .store import Store
+from .cloud.instances import Instances
+from .cloud.machines import PortAllocator, load_or_create_host_key
+from .cloud.model_mirror import ModelMirror
+from .cloud.offers import Offers
+from .web.ratelimit import RateLimiter
+from .cloud.snapshots import Snapshots
+from .cloud.store import Store
 
 log = logging.getLogger("sandbox")
 VERSION = "3.0.0"

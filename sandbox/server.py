@@ -14,10 +14,10 @@ from typing import Optional, Sequence
 
 import uvicorn
 
-from .app import create_app
+from .web.app import create_app
 from .config import Config, load_config, resolve_admin_token
 from .core import Core
-from .gateway import Gateway
+from .web.gateway import Gateway
 
 log = logging.getLogger("sandbox")
 

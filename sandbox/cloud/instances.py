@@ -21,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from . import reaper
+from .. import reaper
 from .billing import RUNNING_STATES, storage_dph
 from .errors import ApiError
 from .machines import Machine, port_in_use

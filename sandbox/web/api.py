@@ -9,9 +9,9 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .accounts import valid_email
-from .errors import ApiError, not_authenticated
-from .instances import DEFAULT_IMAGE
+from ..cloud.accounts import valid_email
+from ..cloud.errors import ApiError, not_authenticated
+from ..cloud.instances import DEFAULT_IMAGE
 
 ACCOUNT_SCOPE_KEY = "sandbox.account"
 

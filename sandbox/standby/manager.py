@@ -13,11 +13,11 @@ import shutil
 import threading
 from typing import Any, Dict, List, Optional
 
-from . import standby_files as sf
-from . import standby_pricing as pricing
-from .standby_recovery import RecoveryMixin
-from .standby_store import StandbyStore
-from .standby_views import ViewsMixin
+from . import files as sf
+from . import pricing
+from .recovery import RecoveryMixin
+from .store import StandbyStore
+from .views import ViewsMixin
 
 log = logging.getLogger("sandbox.standby")
 

@@ -15,11 +15,11 @@ from typing import Optional
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import standby_pricing as pricing
+from ..standby import pricing
 from .api import current_account
-from .errors import ApiError
-from .standby_manager import StandbyManager
-from .standby_sim import Simulator
+from ..cloud.errors import ApiError
+from ..standby.manager import StandbyManager
+from ..standby.simulation import Simulator
 
 log = logging.getLogger("sandbox.standby")
 

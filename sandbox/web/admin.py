@@ -10,10 +10,10 @@ from typing import Any, Dict, Optional
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from .config import RATE_LIMIT_MODES
-from .errors import ApiError
-from .faults import FaultError
-from .machines import map_path
+from ..config import RATE_LIMIT_MODES
+from ..cloud.errors import ApiError
+from ..faults import FaultError
+from ..cloud.machines import map_path
 
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 

@@ -13,12 +13,12 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from . import standby_files as sf
-from .errors import ApiError
-from .instances import DEFAULT_IMAGE
+from . import files as sf
+from ..cloud.errors import ApiError
+from ..cloud.instances import DEFAULT_IMAGE
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .standby_manager import Assoc
+    from .manager import Assoc
 
 log = logging.getLogger("sandbox.standby")
 

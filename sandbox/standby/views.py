@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from .instances import iso
+from ..cloud.instances import iso
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .standby_manager import Assoc
+    from .manager import Assoc
 
 
 class ViewsMixin:

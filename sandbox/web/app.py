@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import admin as admin_routes
 from . import api as api_routes
-from .core import VERSION, Core
-from .errors import ApiError
-from .reaper import sandbox_id
+from ..core import VERSION, Core
+from ..cloud.errors import ApiError
+from ..reaper import sandbox_id
 
 log = logging.getLogger("sandbox.app")
 API_PREFIXES = ("/api/v1", "/api")
@@ -90,7 +90,7 @@ def create_app(core: Core) -> FastAPI:
     # Extension hook: sandbox/standby.py (built separately) may define `router` (public,
     # bearer-protected routes such as /standby/* and /instances/{id}/failover), `admin_router`
     # (mounted under /_sandbox with the admin token) and `setup(core)` (register hooks).
-    standby = load_extension("standby")
+    from . import standby
 
     for prefix in API_PREFIXES:
         app.include_router(api_routes.public, prefix=prefix)
