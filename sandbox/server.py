@@ -50,12 +50,13 @@ def _write_ready(path: Path, data: dict) -> None:
 async def serve(cfg: Config) -> None:
     sock = _bind(cfg.host, cfg.port)
     port = sock.getsockname()[1]
-    core = Core(cfg)
     host_for_url = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-    core.url = f"http://{host_for_url}:{port}"
+    core = Core(cfg, f"http://{host_for_url}:{port}")
     await core.startup()
     app = create_app(core)
-    config = uvicorn.Config(Gateway(app, core), http="h11", lifespan="off", log_level=cfg.log_level,
+    gateway = Gateway(app, accounts=core.accounts, faults=core.faults, limiter=core.ratelimit,
+                      request_log=core.store.add_request)
+    config = uvicorn.Config(gateway, http="h11", lifespan="off", log_level=cfg.log_level,
                             access_log=False, timeout_graceful_shutdown=3, timeout_keep_alive=30,
                             ws="none")
     server = uvicorn.Server(config)

@@ -9,6 +9,11 @@ import re
 import secrets
 from typing import Dict, Optional, Tuple
 
+from ..clock import Clock
+from .billing import Billing
+from .records import Account, Token
+from .store import Store
+
 TOKEN_LIFETIME_S = 45 * 24 * 3600
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -26,7 +31,7 @@ def _b64(data: bytes) -> str:
 
 
 class Accounts:
-    def __init__(self, store, billing, clock, start_balance: float):
+    def __init__(self, store: Store, billing: Billing, clock: Clock, start_balance: float):
         self.store = store
         self.billing = billing
         self.clock = clock
@@ -39,15 +44,16 @@ class Accounts:
 
     def create(self, email: str, password: str, start_balance: Optional[float] = None) -> None:
         salt = secrets.token_hex(8)
-        self.store.put_account(email, _hash(password, salt), salt,
-                               self.start_balance if start_balance is None else start_balance, self.clock.now())
+        self.store.put_account(Account(email=email, password_hash=_hash(password, salt), salt=salt,
+                                       start_balance=self.start_balance if start_balance is None else start_balance,
+                                       created_at=self.clock.now()))
 
     def exists(self, email: str) -> bool:
         return self.store.account(email) is not None
 
     def check_password(self, email: str, password: str) -> bool:
-        row = self.store.account(email)
-        return bool(row) and hmac.compare_digest(row["password_hash"], _hash(password, row["salt"]))
+        account = self.store.account(email)
+        return account is not None and hmac.compare_digest(account.password_hash, _hash(password, account.salt))
 
     def issue_token(self, email: str) -> str:
         now = self.clock.now()
@@ -55,7 +61,7 @@ class Accounts:
         payload = _b64(json.dumps({"sub": email, "iat": int(now), "exp": int(now + TOKEN_LIFETIME_S),
                                    "jti": secrets.token_hex(8)}).encode())
         token = f"{header}.{payload}.{_b64(secrets.token_bytes(32))}"
-        self.store.put_token(token, email, now, now + TOKEN_LIFETIME_S)
+        self.store.put_token(Token(token=token, email=email, created_at=now, expires_at=now + TOKEN_LIFETIME_S))
         self._tokens[token] = (email, now + TOKEN_LIFETIME_S)
         return token
 
@@ -64,10 +70,10 @@ class Accounts:
             return None
         hit = self._tokens.get(token)
         if hit is None:
-            row = self.store.token(token)
-            if row is None:
+            known = self.store.token(token)
+            if known is None:
                 return None
-            hit = (row["email"], row["expires_at"])
+            hit = (known.email, known.expires_at)
             self._tokens[token] = hit
         email, expires = hit
         if expires < self.clock.now() or not self.exists(email):
@@ -84,14 +90,13 @@ class Accounts:
 
     # -- balance ------------------------------------------------------------------------
     def balance(self, email: str) -> float:
-        row = self.store.account(email)
-        if row is None:
+        account = self.store.account(email)
+        if account is None:
             return 0.0
-        return row["start_balance"] - self.billing.account_spent(email)
+        return account.start_balance - self.billing.account_spent(email)
 
     def set(self, email: str, password: Optional[str] = None, balance: Optional[float] = None) -> bool:
         """Create or update an account; balance sets the *current* balance. Returns created?"""
-        created = False
         if not self.exists(email):
             self.create(email, password or secrets.token_urlsafe(12),
                         self.start_balance if balance is None else balance)
@@ -102,12 +107,13 @@ class Accounts:
         if balance is not None:
             spent = self.billing.account_spent(email)
             self.store.update_account(email, start_balance=float(balance) + spent)
-        return created
+        return False
 
     def summary(self) -> Dict[str, Dict[str, float]]:
+        """email -> {start_balance, spent, balance}, as /_sandbox/billing shows it."""
         out = {}
-        for row in self.store.accounts():
-            spent = self.billing.account_spent(row["email"])
-            out[row["email"]] = {"start_balance": row["start_balance"], "spent": spent,
-                                 "balance": row["start_balance"] - spent}
+        for account in self.store.accounts():
+            spent = self.billing.account_spent(account.email)
+            out[account.email] = {"start_balance": account.start_balance, "spent": spent,
+                                  "balance": account.start_balance - spent}
         return out

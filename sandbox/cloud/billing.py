@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from ..clock import Clock
+from .store import Store
+
 RUNNING_STATES = ("loading", "created", "running")
 STOPPED_STATES = ("stopped", "exited", "offline")
 
@@ -25,19 +28,16 @@ def interval_cost(dph: float, scale: float, start: float, end: float) -> float:
 
 
 class Billing:
-    def __init__(self, store, clock):
+    def __init__(self, store: Store, clock: Clock):
         self.store = store
         self.clock = clock
-
-    def rate_for(self, state: str, dph_total: float, storage: float) -> float:
-        return dph_total if state in RUNNING_STATES else storage
 
     def open(self, rid: int, state: str, dph: float, t: float) -> None:
         self.store.open_interval(rid, state, dph, self.clock.scale, t)
 
     def close(self, rid: int, t: float) -> None:
-        for row in self.store.open_intervals(rid):
-            self.store.close_interval(row["id"], t)
+        for interval in self.store.open_intervals(rid):
+            self.store.close_interval(interval.id, t)
 
     def switch(self, rid: int, state: str, dph: float, t: float) -> None:
         with self.store.tx():
@@ -48,30 +48,30 @@ class Billing:
         """After a restart with another time scale: split open intervals at t."""
         n = 0
         with self.store.tx():
-            for row in self.store.open_intervals():
-                if abs(row["scale"] - self.clock.scale) > 1e-12:
-                    self.store.close_interval(row["id"], t)
-                    self.store.open_interval(row["resource_id"], row["state"], row["dph"], self.clock.scale,
-                                             max(t, row["start_t"]))
+            for old in self.store.open_intervals():
+                if abs(old.scale - self.clock.scale) > 1e-12:
+                    self.store.close_interval(old.id, t)
+                    self.store.open_interval(old.resource_id, old.state, old.dph, self.clock.scale,
+                                             max(t, old.start_t))
                     n += 1
         return n
 
     def resource_summary(self, rid: int, now: Optional[float] = None) -> Dict[str, Any]:
+        """Simulated seconds and cost of one resource up to now, as /_sandbox/billing shows them."""
         now = self.clock.now() if now is None else now
         running = stopped = cost = 0.0
         intervals: List[Dict[str, Any]] = []
-        for row in self.store.intervals(rid):
-            end = row["end_t"] if row["end_t"] is not None else max(now, row["start_t"])
-            sim = max(0.0, end - row["start_t"]) * row["scale"]
-            c = interval_cost(row["dph"], row["scale"], row["start_t"], end)
-            if row["state"] in RUNNING_STATES:
+        for i in self.store.intervals(rid):
+            end = i.end_t if i.end_t is not None else max(now, i.start_t)
+            sim = max(0.0, end - i.start_t) * i.scale
+            c = interval_cost(i.dph, i.scale, i.start_t, end)
+            if i.state in RUNNING_STATES:
                 running += sim
             else:
                 stopped += sim
             cost += c
-            intervals.append({"state": row["state"], "dph": row["dph"], "scale": row["scale"],
-                              "start_t": row["start_t"], "end_t": row["end_t"],
-                              "sim_seconds": sim, "cost": c})
+            intervals.append({"state": i.state, "dph": i.dph, "scale": i.scale, "start_t": i.start_t,
+                              "end_t": i.end_t, "sim_seconds": sim, "cost": c})
         return {"running_seconds": running, "stopped_seconds": stopped,
                 "billed_seconds": running + stopped, "cost": cost, "intervals": intervals}
 

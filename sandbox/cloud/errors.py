@@ -1,4 +1,5 @@
-"""The one exception the API layer turns into ``{"error": ...}`` bodies."""
+"""The refusal the cloud answers an operation with: an HTTP status and the message of the
+real server's ``{"error": ...}`` body. The HTTP layer turns it into that answer."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -18,7 +19,3 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
-
-
-def not_authenticated() -> ApiError:
-    return ApiError(401, "Not authenticated", {"WWW-Authenticate": "Bearer"})

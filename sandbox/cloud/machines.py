@@ -1,7 +1,7 @@
 """Machines: a workspace directory plus an asyncssh server on 127.0.0.1 on its own port.
 
-Used for GPU instances and (by sandbox/standby.py) CPU standbys alike. A machine knows nothing
-about billing or status: the lifecycle layer decides when its SSH server listens.
+Used for GPU instances and CPU standbys alike. A machine knows nothing about billing or
+status: the lifecycle (lifecycle.py) decides when its SSH server listens.
 
 Layout: <data-dir>/machines/<id>/ is the machine's root (HOME, SFTP root);
 <root>/workspace is $WORKSPACE, which "/workspace" maps to.
@@ -15,11 +15,12 @@ import logging
 import os
 import shutil
 import signal
-import socket
 from pathlib import Path
 from typing import Dict, Optional, Set
 
 import asyncssh
+
+from .records import MachineRecord
 
 log = logging.getLogger("sandbox.machines")
 
@@ -34,31 +35,6 @@ except (OSError, AttributeError):  # pragma: no cover - not Linux
 def _child_setup() -> None:
     if _prctl is not None:
         _prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
-class PortAllocator:
-    """Free TCP ports on the host, never handing out one that a live machine holds."""
-
-    def __init__(self, host: str):
-        self.host = host
-        self.reserved: Set[int] = set()
-
-    def allocate(self) -> int:
-        for _ in range(200):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((self.host, 0))
-                port = s.getsockname()[1]
-            if port not in self.reserved:
-                self.reserved.add(port)
-                return port
-        raise RuntimeError("no free port")
-
-    def reserve(self, port: int) -> None:
-        self.reserved.add(port)
-
-    def release(self, port: Optional[int]) -> None:
-        if port is not None:
-            self.reserved.discard(port)
 
 
 def map_path(root: Path, path: Optional[str], default: str = "/workspace") -> Path:
@@ -236,3 +212,21 @@ def load_or_create_host_key(path: Path):
     key.write_private_key(str(path))
     os.chmod(path, 0o600)
     return key
+
+
+class MachineFactory:
+    """Builds the Machine of a record: where its root is, the SSH host key, and the environment
+    every command in it gets (the model mirror, its id, and the marker the reaper looks for)."""
+
+    def __init__(self, machines_dir: Path, host: str, host_key, env: Dict[str, str]):
+        self.machines_dir = Path(machines_dir)
+        self.host = host
+        self.host_key = host_key
+        self.env = dict(env)
+
+    def root_of(self, mid: int) -> Path:
+        return self.machines_dir / str(mid)
+
+    def build(self, rec: MachineRecord) -> Machine:
+        env = {**self.env, "DUMONT_INSTANCE_ID": str(rec.id)}
+        return Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env)

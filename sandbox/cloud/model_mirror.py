@@ -7,6 +7,7 @@ import hashlib
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -31,6 +32,20 @@ def _layout(name: str, nominal: float, size_scale: float) -> List[Dict[str, Any]
     return files
 
 
+@dataclass(frozen=True)
+class Model:
+    name: str
+    nominal_bytes: int
+    bytes: int                          # real bytes of all its files
+    files: List[Dict[str, Any]]         # {"name", "bytes", "sha256"} each, as the listing shows them
+    manifest: str                       # sha256sum -c format
+
+
+def model_view(m: Model) -> Dict[str, Any]:
+    """A model in GET /_sandbox/models."""
+    return {"name": m.name, "nominal_bytes": m.nominal_bytes, "bytes": m.bytes, "files": m.files}
+
+
 class ModelMirror:
     def __init__(self, root: Path, size_scale: float, seed: Optional[int],
                  models: Optional[Dict[str, float]] = None):
@@ -38,7 +53,7 @@ class ModelMirror:
         self.size_scale = size_scale
         self.seed = 0 if seed is None else seed
         self.spec = dict(models or DEFAULT_MODELS)
-        self.models: Dict[str, Dict[str, Any]] = {}
+        self.models: Dict[str, Model] = {}
 
     def ensure(self) -> None:
         """Generate missing files (or files from another seed/scale); compute the manifests."""
@@ -67,20 +82,19 @@ class ModelMirror:
                 meta_path.write_text(json.dumps(meta))
             files = meta["files"]
             manifest = "".join(f"{f['sha256']}  {f['name']}\n" for f in files)
-            self.models[name] = {"name": name, "nominal_bytes": int(nominal),
-                                 "bytes": sum(f["bytes"] for f in files), "files": files,
-                                 "manifest": manifest}
+            self.models[name] = Model(name=name, nominal_bytes=int(nominal),
+                                      bytes=sum(f["bytes"] for f in files), files=files, manifest=manifest)
 
-    def list(self) -> List[Dict[str, Any]]:
-        return [{k: v for k, v in m.items() if k != "manifest"} for m in self.models.values()]
+    def list(self) -> List[Model]:
+        return list(self.models.values())
 
     def manifest(self, name: str) -> Optional[str]:
         m = self.models.get(name)
-        return m["manifest"] if m else None
+        return m.manifest if m else None
 
     def file(self, name: str, fname: str) -> Optional[Path]:
         m = self.models.get(name)
-        if not m or fname not in {f["name"] for f in m["files"]}:
+        if not m or fname not in {f["name"] for f in m.files}:
             return None
         return self.root / name / fname
 

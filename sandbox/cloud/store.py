@@ -1,13 +1,17 @@
-"""SQLite state (stdlib sqlite3): accounts, tokens, resources, snapshots, billing intervals,
-events (ground truth) and the request log. Used only from the event-loop thread.
+"""SQLite state (stdlib sqlite3): accounts, tokens, machines, snapshots, billing intervals,
+events (ground truth) and the request log, read and written as the records of records.py.
+Used only from the event-loop thread.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
+
+from .records import (Account, Event, Interval, MachineRecord, RequestRecord, SnapshotRecord, Token)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -42,11 +46,44 @@ CREATE TABLE IF NOT EXISTS requests(
 
 FIRST_RESOURCE_ID = 31_000_001
 
+# The columns of `resources`; every other field of a MachineRecord is kept in its `extra` JSON.
+MACHINE_COLUMNS = ("id", "kind", "account", "label", "offer_id", "offer", "status", "actual_status",
+                   "dph_total", "storage_dph", "disk_size", "image", "ssh_port", "ssh_key", "root_dir",
+                   "created_at", "deleted_at")
+MACHINE_EXTRAS = tuple(f.name for f in dataclasses.fields(MachineRecord) if f.name not in MACHINE_COLUMNS)
+SNAPSHOT_COLUMNS = tuple(f.name for f in dataclasses.fields(SnapshotRecord))
+ID_KINDS = ("instance", "standby")   # events whose resource id is a number
+
 
 def _loads(text: Optional[str], default: Any = None) -> Any:
     if text in (None, ""):
         return default
     return json.loads(text)
+
+
+def _machine_row(rec: MachineRecord) -> Dict[str, Any]:
+    row = {c: getattr(rec, c) for c in MACHINE_COLUMNS}
+    row["offer"] = json.dumps(rec.offer)
+    row["extra"] = json.dumps({name: getattr(rec, name) for name in MACHINE_EXTRAS})
+    return row
+
+
+def _machine(row: sqlite3.Row) -> MachineRecord:
+    extra = _loads(row["extra"], {})
+    return MachineRecord(**{c: row[c] for c in MACHINE_COLUMNS if c != "offer"},
+                         offer=_loads(row["offer"], {}) or {},
+                         **{k: v for k, v in extra.items() if k in MACHINE_EXTRAS})
+
+
+def _snapshot(row: sqlite3.Row) -> SnapshotRecord:
+    d = dict(row)
+    d["tags"] = _loads(d.get("tags"), []) or []
+    d["files"] = _loads(d.get("files"), {}) or {}
+    return SnapshotRecord(**d)
+
+
+def _interval(row: sqlite3.Row) -> Interval:
+    return Interval(**dict(row))
 
 
 class Store:
@@ -95,58 +132,51 @@ class Store:
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
 
     # -- accounts and tokens -------------------------------------------------------------
-    def account(self, email: str) -> Optional[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM accounts WHERE email=?", (email,)).fetchone()
+    def account(self, email: str) -> Optional[Account]:
+        row = self.db.execute("SELECT * FROM accounts WHERE email=?", (email,)).fetchone()
+        return Account(**dict(row)) if row else None
 
-    def accounts(self) -> List[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM accounts ORDER BY created_at").fetchall()
+    def accounts(self) -> List[Account]:
+        return [Account(**dict(r)) for r in self.db.execute("SELECT * FROM accounts ORDER BY created_at")]
 
-    def put_account(self, email: str, password_hash: str, salt: str, start_balance: float, t: float) -> None:
+    def put_account(self, account: Account) -> None:
         self.db.execute("INSERT INTO accounts(email, password_hash, salt, start_balance, created_at) "
-                        "VALUES(?,?,?,?,?)", (email, password_hash, salt, start_balance, t))
+                        "VALUES(?,?,?,?,?)", (account.email, account.password_hash, account.salt,
+                                              account.start_balance, account.created_at))
 
     def update_account(self, email: str, **fields: Any) -> None:
         self._update("accounts", "email", email, fields)
 
-    def put_token(self, token: str, email: str, t: float, expires_at: float) -> None:
+    def put_token(self, token: Token) -> None:
         self.db.execute("INSERT INTO tokens(token, email, created_at, expires_at) VALUES(?,?,?,?)",
-                        (token, email, t, expires_at))
+                        (token.token, token.email, token.created_at, token.expires_at))
 
-    def token(self, token: str) -> Optional[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
+    def token(self, token: str) -> Optional[Token]:
+        row = self.db.execute("SELECT * FROM tokens WHERE token=?", (token,)).fetchone()
+        return Token(**dict(row)) if row else None
 
-    # -- resources -----------------------------------------------------------------------
-    def next_resource_id(self) -> int:
+    # -- machines ------------------------------------------------------------------------
+    def next_machine_id(self) -> int:
         row = self.db.execute("SELECT MAX(id) FROM resources").fetchone()
         return max(FIRST_RESOURCE_ID, (row[0] or 0) + 1)
 
-    def insert_resource(self, row: Dict[str, Any]) -> None:
-        row = dict(row)
-        row["extra"] = json.dumps(row.get("extra") or {})
-        if isinstance(row.get("offer"), dict):
-            row["offer"] = json.dumps(row["offer"])
+    def insert_machine(self, rec: MachineRecord) -> None:
+        row = _machine_row(rec)
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT INTO resources({cols}) VALUES({marks})", tuple(row.values()))
 
-    def update_resource(self, rid: int, **fields: Any) -> None:
-        if "extra" in fields:
-            fields["extra"] = json.dumps(fields["extra"])
-        self._update("resources", "id", rid, fields)
+    def save_machine(self, rec: MachineRecord) -> None:
+        row = _machine_row(rec)
+        rid = row.pop("id")
+        self._update("resources", "id", rid, row)
 
-    @staticmethod
-    def resource_dict(row: sqlite3.Row) -> Dict[str, Any]:
-        d = dict(row)
-        d["extra"] = _loads(d.get("extra"), {})
-        d["offer"] = _loads(d.get("offer"), {})
-        return d
-
-    def resource(self, rid: int) -> Optional[Dict[str, Any]]:
+    def machine(self, rid: int) -> Optional[MachineRecord]:
         row = self.db.execute("SELECT * FROM resources WHERE id=?", (rid,)).fetchone()
-        return self.resource_dict(row) if row else None
+        return _machine(row) if row else None
 
-    def resources(self, kind: Optional[str] = None, alive: Optional[bool] = None,
-                  account: Optional[str] = None) -> List[Dict[str, Any]]:
+    def machines(self, kind: Optional[str] = None, alive: Optional[bool] = None,
+                 account: Optional[str] = None) -> List[MachineRecord]:
         sql, args = "SELECT * FROM resources WHERE 1=1", []
         if kind:
             sql += " AND kind=?"
@@ -159,30 +189,23 @@ class Store:
             sql += " AND account=?"
             args.append(account)
         sql += " ORDER BY id"
-        return [self.resource_dict(r) for r in self.db.execute(sql, args).fetchall()]
+        return [_machine(r) for r in self.db.execute(sql, args).fetchall()]
 
     # -- snapshots -----------------------------------------------------------------------
-    def insert_snapshot(self, row: Dict[str, Any]) -> None:
-        row = dict(row)
+    def insert_snapshot(self, rec: SnapshotRecord) -> None:
+        row = {c: getattr(rec, c) for c in SNAPSHOT_COLUMNS}
         for key in ("tags", "files"):
-            row[key] = json.dumps(row.get(key))
+            row[key] = json.dumps(row[key])
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT INTO snapshots({cols}) VALUES({marks})", tuple(row.values()))
 
-    @staticmethod
-    def snapshot_dict(row: sqlite3.Row) -> Dict[str, Any]:
-        d = dict(row)
-        d["tags"] = _loads(d.get("tags"), []) or []
-        d["files"] = _loads(d.get("files"), {}) or {}
-        return d
-
-    def snapshot(self, sid: str) -> Optional[Dict[str, Any]]:
+    def snapshot(self, sid: str) -> Optional[SnapshotRecord]:
         row = self.db.execute("SELECT * FROM snapshots WHERE id=?", (sid,)).fetchone()
-        return self.snapshot_dict(row) if row else None
+        return _snapshot(row) if row else None
 
     def snapshots(self, account: Optional[str] = None, alive: Optional[bool] = None,
-                  instance_id: Optional[int] = None) -> List[Dict[str, Any]]:
+                  instance_id: Optional[int] = None) -> List[SnapshotRecord]:
         sql, args = "SELECT * FROM snapshots WHERE 1=1", []
         if account:
             sql += " AND account=?"
@@ -195,7 +218,7 @@ class Store:
             sql += " AND instance_id=?"
             args.append(instance_id)
         sql += " ORDER BY created_at"
-        return [self.snapshot_dict(r) for r in self.db.execute(sql, args).fetchall()]
+        return [_snapshot(r) for r in self.db.execute(sql, args).fetchall()]
 
     def update_snapshot(self, sid: str, **fields: Any) -> None:
         self._update("snapshots", "id", sid, fields)
@@ -205,18 +228,22 @@ class Store:
         self.db.execute("INSERT INTO intervals(resource_id, state, dph, scale, start_t) VALUES(?,?,?,?,?)",
                         (rid, state, dph, scale, t))
 
-    def open_intervals(self, rid: Optional[int] = None) -> List[sqlite3.Row]:
+    def open_intervals(self, rid: Optional[int] = None) -> List[Interval]:
         if rid is None:
-            return self.db.execute("SELECT * FROM intervals WHERE end_t IS NULL").fetchall()
-        return self.db.execute("SELECT * FROM intervals WHERE end_t IS NULL AND resource_id=?", (rid,)).fetchall()
+            rows = self.db.execute("SELECT * FROM intervals WHERE end_t IS NULL")
+        else:
+            rows = self.db.execute("SELECT * FROM intervals WHERE end_t IS NULL AND resource_id=?", (rid,))
+        return [_interval(r) for r in rows.fetchall()]
 
     def close_interval(self, interval_id: int, t: float) -> None:
         self.db.execute("UPDATE intervals SET end_t=MAX(?, start_t) WHERE id=?", (t, interval_id))
 
-    def intervals(self, rid: Optional[int] = None) -> List[sqlite3.Row]:
+    def intervals(self, rid: Optional[int] = None) -> List[Interval]:
         if rid is None:
-            return self.db.execute("SELECT * FROM intervals ORDER BY id").fetchall()
-        return self.db.execute("SELECT * FROM intervals WHERE resource_id=? ORDER BY id", (rid,)).fetchall()
+            rows = self.db.execute("SELECT * FROM intervals ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM intervals WHERE resource_id=? ORDER BY id", (rid,))
+        return [_interval(r) for r in rows.fetchall()]
 
     def account_cost(self, email: str, now: float) -> float:
         row = self.db.execute(
@@ -225,13 +252,12 @@ class Store:
         return float(row[0] or 0.0)
 
     # -- events and requests -------------------------------------------------------------
-    def add_event(self, t: float, kind: str, rid: Any, event: str, from_s: Optional[str],
-                  to_s: Optional[str], detail: Any) -> None:
+    def add_event(self, ev: Event) -> None:
         self.db.execute("INSERT INTO events(t, kind, rid, event, from_s, to_s, detail) VALUES(?,?,?,?,?,?,?)",
-                        (t, kind, None if rid is None else str(rid), event, from_s, to_s,
-                         None if detail is None else json.dumps(detail)))
+                        (ev.t, ev.kind, None if ev.rid is None else str(ev.rid), ev.event, ev.frm, ev.to,
+                         None if ev.detail is None else json.dumps(ev.detail)))
 
-    def events(self, rid: Any = None, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    def events(self, rid: Any = None, kind: Optional[str] = None) -> List[Event]:
         sql, args = "SELECT * FROM events WHERE 1=1", []
         if rid is not None:
             sql += " AND rid=?"
@@ -243,19 +269,20 @@ class Store:
         out = []
         for r in self.db.execute(sql, args).fetchall():
             rid_v: Any = r["rid"]
-            if rid_v is not None and r["kind"] in ("instance", "standby"):
+            if rid_v is not None and r["kind"] in ID_KINDS:
                 rid_v = int(rid_v)
-            out.append({"t": r["t"], "kind": r["kind"], "id": rid_v, "event": r["event"],
-                        "from": r["from_s"], "to": r["to_s"], "detail": _loads(r["detail"])})
+            out.append(Event(t=r["t"], kind=r["kind"], rid=rid_v, event=r["event"], frm=r["from_s"],
+                             to=r["to_s"], detail=_loads(r["detail"])))
         return out
 
-    def add_requests(self, rows: Iterable[tuple]) -> None:
-        self.db.executemany("INSERT INTO requests(t, method, path, status, duration_s, account, fault) "
-                            "VALUES(?,?,?,?,?,?,?)", list(rows))
+    def add_request(self, rec: RequestRecord) -> None:
+        self.db.execute("INSERT INTO requests(t, method, path, status, duration_s, account, fault) "
+                        "VALUES(?,?,?,?,?,?,?)", (rec.t, rec.method, rec.path, rec.status, rec.duration_s,
+                                                  rec.account, rec.fault))
 
-    def requests(self) -> List[Dict[str, Any]]:
-        return [{"t": r["t"], "method": r["method"], "path": r["path"], "status": r["status"],
-                 "duration_s": r["duration_s"], "account": r["account"], "fault": r["fault"]}
+    def requests(self) -> List[RequestRecord]:
+        return [RequestRecord(t=r["t"], method=r["method"], path=r["path"], status=r["status"],
+                              duration_s=r["duration_s"], account=r["account"], fault=r["fault"])
                 for r in self.db.execute("SELECT * FROM requests ORDER BY seq").fetchall()]
 
     # -- helpers -------------------------------------------------------------------------

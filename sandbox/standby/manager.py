@@ -17,7 +17,9 @@ from . import files as sf
 from . import pricing
 from .recovery import RecoveryMixin
 from .store import StandbyStore
+from .simulation import Simulator
 from .views import ViewsMixin
+from ..cloud.listener import StandbyAttachment
 
 log = logging.getLogger("sandbox.standby")
 
@@ -60,6 +62,7 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         self.configs: Dict[str, Dict[str, Any]] = self.sstore.configs()
         self.staging = core.cfg.data_dir / "standby-staging"
         self.started = False
+        self.sim = Simulator(core)
         for name, spec in TIMINGS.items():
             core.timings.register_default(name, spec)
 
@@ -85,13 +88,13 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
     def _event(self, a: Assoc, event: str, detail: Any = None, t: Optional[float] = None, **kw) -> None:
         det = {"gpu_instance_id": a.d["current_gpu_id"]}
         det.update(detail or {})
-        self.core.event("standby", a.id, event, kw.get("frm"), kw.get("to"), det, t=t)
+        self.core.events.record("standby", a.id, event, kw.get("frm"), kw.get("to"), det, t=t)
 
     def gpu(self, a: Assoc):
-        return self.core.instances.get(a.d["current_gpu_id"])
+        return self.core.lifecycle.get(a.d["current_gpu_id"])
 
     def standby(self, a: Assoc):
-        return self.core.instances.get(a.id, kind="standby")
+        return self.core.lifecycle.get(a.id, kind="standby")
 
     def _fault_attrs(self, a: Assoc) -> Dict[str, int]:
         gid = a.d["current_gpu_id"]
@@ -143,7 +146,7 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
                 if body["enabled"]:
                     a.d.update({k: cfg[k] for k in LIVE_SETTINGS})
                     self._save(a)
-        self.core.event("standby", None, "standby_configured", None, None, {"account": account, **cfg})
+        self.core.events.record("standby", None, "standby_configured", None, None, {"account": account, **cfg})
         return cfg
 
     # -- provisioning -----------------------------------------------------------------------
@@ -152,12 +155,11 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         mtype, spot, disk = cfg["gcp_machine_type"], bool(cfg["gcp_spot"]), float(cfg["gcp_disk_size"])
         label = label or f"{gpu.label or 'gpu-%d' % gpu.id}-standby"
         offer = pricing.offer(mtype, spot, disk, cfg["gcp_zone"])
-        res = self.core.instances.create(
-            account=account, offer=offer, kind="standby", label=label, ssh_key=gpu.row.get("ssh_key"),
-            disk_size=disk, image="ubuntu-2204-lts",
-            extra={"gpu_instance_id": gpu.id, "gpu_instance_ids": [gpu.id], "machine_type": mtype,
-                   "zone": cfg["gcp_zone"], "spot": spot}, boot=False)
-        t = res.row["created_at"]
+        res = self.core.lifecycle.create(
+            account=account, offer=offer, kind="standby", label=label, ssh_key=gpu.record.ssh_key,
+            disk_size=disk, image="ubuntu-2204-lts", boot=False,
+            gpu_instance_id=gpu.id, gpu_instance_ids=[gpu.id], machine_type=mtype, zone=cfg["gcp_zone"], spot=spot)
+        t = res.record.created_at
         provision_s = self.core.timings.draw("standby_provision")
         d = {
             "id": res.id, "account": account, "gpu_id": gpu.id, "current_gpu_id": gpu.id, "gpu_ids": [gpu.id],
@@ -199,8 +201,8 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         try:
             async with res.lock:
                 if res.actual_status == "loading":
-                    self.core.instances.transition(res, "running", t)
-                await self.core.instances.ssh_up(res, t)
+                    self.core.lifecycle.transition(res, "running", t)
+                await self.core.lifecycle.ssh_up(res, t)
         except Exception as exc:
             log.exception("standby %s could not start", a.id)
             self._set_error(a, f"standby could not start: {exc}")
@@ -260,7 +262,7 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
 
     async def _sync(self, a: Assoc, s: Dict[str, Any]) -> None:
         core = self.core
-        gpu = core.instances.get(s["gpu_id"])
+        gpu = core.lifecycle.get(s["gpu_id"])
         loop = asyncio.get_running_loop()
         if gpu is None:
             self._drop_sync(a, "failed")
@@ -389,8 +391,8 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         standby = self.standby(a)
         if standby is not None:
             async with standby.lock:
-                if standby.id in self.core.instances.live:
-                    await self.core.instances.destroy(standby, reason)
+                if standby.id in self.core.lifecycle.live:
+                    await self.core.lifecycle.destroy(standby, reason)
         t = self._now()
         a.d.update(deleted_at=t, state="disabled")
         with self.sstore.tx():
@@ -400,22 +402,22 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         # a replacement GPU a failback was still bringing up goes with the pair (never half-made)
         doomed = [a.d["pending_gpu_id"]] + ([a.d["current_gpu_id"]] if destroy_gpu else [])
         for gid in dict.fromkeys(doomed):
-            gpu = self.core.instances.get(gid) if gid else None
+            gpu = self.core.lifecycle.get(gid) if gid else None
             if gpu is None:
                 continue
             async with gpu.lock:
-                if gpu.id in self.core.instances.live:
-                    self.core.event("instance", gpu.id, "delete_requested", None, None,
+                if gpu.id in self.core.lifecycle.live:
+                    self.core.events.record("instance", gpu.id, "delete_requested", None, None,
                                     {"reason": reason, "by": f"standby {a.id} deleted"})
-                    await self.core.instances.destroy(gpu, reason)
+                    await self.core.lifecycle.destroy(gpu, reason)
 
-    # -- hooks (registered with core.add_hooks) ---------------------------------------------
-    def on_instance_created(self, res, body: Dict[str, Any]) -> None:
+    # -- reactions to the cloud (cloud/listener.py) -----------------------------------------
+    def instance_created(self, res, skip_standby: bool) -> None:
         cfg = self.config(res.account)
-        if cfg["enabled"] and cfg["configured"] and not body.get("skip_standby"):
+        if cfg["enabled"] and cfg["configured"] and not skip_standby:
             self.provision(res.account, res)
 
-    async def on_instance_deleted(self, res, destroy_standby: bool, reason: str) -> Optional[str]:
+    async def instance_deleted(self, res, destroy_standby: bool, reason: str) -> Optional[str]:
         a = self.by_gpu.get(res.id)
         if a is None or a.d["current_gpu_id"] != res.id:
             return None
@@ -438,7 +440,7 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
         self._event(a, "gpu_deleted", {"gpu_instance_id": res.id, "reason": reason}, frm=frm, to="disabled")
         return f"Instance {res.id} destroyed successfully (CPU standby {a.d['name']} kept)"
 
-    def on_status_change(self, res, frm: str, to: str, t: float) -> None:
+    def status_changed(self, res, frm: str, to: str, t: float) -> None:
         if res.kind == "standby":
             a = self.assocs.get(res.id)
             if a is not None and to in ("offline", "exited") and a.state != "error":
@@ -454,20 +456,14 @@ class StandbyManager(RecoveryMixin, ViewsMixin):
             a.d.update(gpu_left_running_at=None, seen_running=True)
             self._save(a)
 
-    def decorate_instance(self, res, view: Dict[str, Any]) -> None:
+    def attachment(self, res) -> Optional[StandbyAttachment]:
         a = self.by_gpu.get(res.id)
         if a is None or a.d["current_gpu_id"] != res.id:
-            return
-        view["cpu_standby"] = self.instance_standby_view(a)
-        view["total_dph"] = round(float(view["dph_total"]) + a.d["dph"], 6)
+            return None
+        return StandbyAttachment(self.instance_standby_view(a), a.d["dph"])
 
-    async def on_startup(self) -> None:
-        self.start()
-
-    async def on_shutdown(self) -> None:
-        sim = getattr(self, "sim", None)
-        if sim is not None:
-            sim.shutdown()
+    def shutdown(self) -> None:
+        self.sim.shutdown()
         for a in list(self.assocs.values()):
             for task in list(a.tasks.values()):
                 task.cancel()

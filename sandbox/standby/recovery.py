@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from . import files as sf
 from ..cloud.errors import ApiError
-from ..cloud.instances import DEFAULT_IMAGE
+from ..cloud.lifecycle import DEFAULT_IMAGE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import Assoc
@@ -151,7 +151,7 @@ class RecoveryMixin:
                 nominal *= max(0.0, float(slow.spec.get("factor", 1.0)))
             copy_started = self._now()
             await asyncio.sleep(self._wall(nominal))
-            if gpu.id not in core.instances.live:
+            if gpu.id not in core.lifecycle.live:
                 raise RuntimeError(f"GPU {gpu.id} was deleted during the failback")
             await asyncio.to_thread(sf.apply_tree, staging, gpu.machine.workspace)
             t = self._now()
@@ -165,10 +165,10 @@ class RecoveryMixin:
                 d["new_gpu_instance_id"] = gpu.id
             rec.update(completed_at=t, gpu_instance_id=gpu.id, bytes=sf.total_bytes(manifest),
                        changed_bytes=changed, nominal_s=nominal, copy_started_at=copy_started)
-            standby.extra["gpu_instance_id"] = gpu.id
-            standby.extra["gpu_instance_ids"] = list(d["gpu_ids"])
+            standby.record.gpu_instance_id = gpu.id
+            standby.record.gpu_instance_ids = list(d["gpu_ids"])
             with self.sstore.tx():
-                core.store.update_resource(standby.id, extra=standby.extra)
+                core.store.save_machine(standby.record)
                 self._save(a)
                 self._event(a, "failback_completed", {"gpu_instance_id": gpu.id, "new_gpu": new,
                                                       "resumed": rec["resumed"], "bytes": rec["bytes"],
@@ -192,7 +192,7 @@ class RecoveryMixin:
 
     async def _failback_target(self, a: Assoc, rec: Dict[str, Any]) -> Tuple[Any, bool]:
         core, d = self.core, a.d
-        pending = core.instances.get(d["pending_gpu_id"]) if d["pending_gpu_id"] else None
+        pending = core.lifecycle.get(d["pending_gpu_id"]) if d["pending_gpu_id"] else None
         if pending is not None:           # a restart in the middle of a failback
             return pending, True
         gpu = self.gpu(a)
@@ -200,7 +200,7 @@ class RecoveryMixin:
             if gpu.status == "stopped" or gpu.actual_status == "stopped":
                 try:
                     async with gpu.lock:
-                        await core.instances.resume(gpu)
+                        await core.lifecycle.resume(gpu)
                     rec.update(resumed=True, gpu_instance_id=gpu.id)
                     self._save(a)
                     return gpu, False
@@ -211,41 +211,41 @@ class RecoveryMixin:
                 return gpu, False
         return self._create_replacement(a, rec), True
 
-    def _replacement_offer(self, row: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def _replacement_offer(self, row) -> Optional[Dict[str, Any]]:
         offers, hidden = self.core.offers, self.core.faults.hidden_offers()
-        offer = offers.get(row["offer_id"]) if row.get("offer_id") is not None else None
+        offer = offers.get(row.offer_id) if row.offer_id is not None else None
         if offer is not None and offer["id"] not in hidden:
             return offer
-        old = row.get("offer") or {}
+        old = row.offer or {}
         same = offers.search(gpu_name=old.get("gpu_name"), num_gpus=old.get("num_gpus", 1), max_price=1e9,
                              hidden=hidden, limit=1) if old.get("gpu_name") else []
         return same[0] if same else None
 
     def _create_replacement(self, a: Assoc, rec: Dict[str, Any]):
         core, d = self.core, a.d
-        row = core.store.resource(d["current_gpu_id"])
+        row = core.store.machine(d["current_gpu_id"])
         offer = self._replacement_offer(row)
         if offer is None:
-            raise RuntimeError(f"no offer available to replace GPU {row['id']}")
+            raise RuntimeError(f"no offer available to replace GPU {row.id}")
         n = sum(1 for f in d["failbacks"] if f.get("new_gpu")) + 1
         base = d.get("gpu_label") or f"gpu-{d['gpu_id']}"
         label = f"{base}-failback" if n == 1 else f"{base}-failback-{n}"
-        res = core.instances.create(account=a.account, offer=offer, label=label, ssh_key=row.get("ssh_key"),
-                                    disk_size=row.get("disk_size") or 100.0, image=row.get("image") or DEFAULT_IMAGE,
-                                    extra={"ports": (row.get("extra") or {}).get("ports") or [],
-                                           "skip_standby": True, "failback_of": row["id"], "standby_id": a.id})
+        res = core.lifecycle.create(account=a.account, offer=offer, label=label, ssh_key=row.ssh_key,
+                                    disk_size=row.disk_size or 100.0, image=row.image or DEFAULT_IMAGE,
+                                    ports=list(row.ports or []), skip_standby=True, failback_of=row.id,
+                                    standby_id=a.id)
         rec.update(new_gpu=True, gpu_instance_id=res.id)
         d["pending_gpu_id"] = res.id
         self._save(a)
         self._event(a, "failback_gpu_created", {"new_gpu_instance_id": res.id, "offer_id": offer["id"],
-                                                "label": label, "replaces": row["id"]})
+                                                "label": label, "replaces": row.id})
         return res
 
     async def _wait_running(self, gpu) -> None:
         deadline = self._now() + self._wall(RECOVERY_TIMEOUT)
         step = min(0.05, max(0.005, self._wall(1.0)))
         while True:
-            if gpu.id not in self.core.instances.live:
+            if gpu.id not in self.core.lifecycle.live:
                 raise RuntimeError(f"GPU {gpu.id} was deleted during the failback")
             if gpu.actual_status == "running":
                 return

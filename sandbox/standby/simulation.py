@@ -61,7 +61,7 @@ class Simulator:
                          self.core.clock.now())
         self.sims[sim.id] = sim
         self.tasks[sim.id] = asyncio.get_running_loop().create_task(self._run(sim))
-        self.core.event("standby", None, "failover_simulation_started", None, None,
+        self.core.events.record("standby", None, "failover_simulation_started", None, None,
                         {"failover_id": sim.id, "gpu_instance_id": gpu_id, "reason": reason, "account": account})
         return sim
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from ..cloud.instances import iso
+from ..clock import iso
 
 if TYPE_CHECKING:  # pragma: no cover
     from .manager import Assoc

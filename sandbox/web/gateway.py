@@ -1,17 +1,22 @@
-"""The outermost ASGI callable handed to uvicorn: request faults, rate limiting, lost responses
-and the request log (ground truth). Runs before FastAPI sees the request."""
+"""The outermost ASGI callable handed to uvicorn. Before FastAPI sees an /api request it
+answers request faults (http_error, rate_limit storms) and rate limiting itself, and arms a
+lost_response fault; it logs every request (ground truth) but those under /_sandbox."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from .api import ACCOUNT_SCOPE_KEY
-from .ratelimit import limited_response
+from ..cloud.accounts import Accounts
+from ..cloud.records import RequestRecord
+from ..faults import Fault, Faults
+from .context import ACCOUNT_SCOPE_KEY
+from .errors import default_message, error_body
+from .ratelimit import Answer, RateLimiter, limited_response
 
 log = logging.getLogger("sandbox.gateway")
+JSON = [(b"content-type", b"application/json")]
 
 
 def _header(scope: Dict[str, Any], name: bytes) -> Optional[str]:
@@ -21,10 +26,10 @@ def _header(scope: Dict[str, Any], name: bytes) -> Optional[str]:
     return None
 
 
-async def _send_plain(send, status: int, headers: List[tuple], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + [(b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def _send(send, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status,
+                "headers": answer.headers + [(b"content-length", str(len(answer.body)).encode())]})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def _abort_connection(send) -> bool:
@@ -38,84 +43,80 @@ def _abort_connection(send) -> bool:
     return True
 
 
+def fault_answer(fault: Fault) -> Answer:
+    """What an http_error or rate_limit fault answers instead of the app."""
+    if fault.kind == "http_error":
+        status = int(fault.spec.get("status", 500))
+        return Answer(status, list(JSON), error_body(fault.spec.get("message") or default_message(status)))
+    return limited_response(fault.spec.get("form", "500"), 1.0)
+
+
 class Gateway:
-    def __init__(self, app, core):
+    def __init__(self, app, *, accounts: Accounts, faults: Faults, limiter: RateLimiter,
+                 request_log: Callable[[RequestRecord], None]):
         self.app = app
-        self.core = core
+        self.accounts = accounts
+        self.faults = faults
+        self.limiter = limiter
+        self.request_log = request_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        core = self.core
         t0 = time.time()
         method, path = scope["method"], scope["path"]
-        is_api = path == "/api" or path.startswith("/api/")
         account = None
-        fault_name = None
-        status_box = {"status": None}
-
-        if is_api:
-            account = core.accounts.email_for_header(_header(scope, b"authorization"))
+        lost: Optional[Fault] = None
+        if path == "/api" or path.startswith("/api/"):
+            account = self.accounts.email_for_header(_header(scope, b"authorization"))
             if account:
                 scope[ACCOUNT_SCOPE_KEY] = account
-            fault = core.faults.take("http_error", method, path) or core.faults.take("rate_limit", method, path)
+            fault = self.faults.take("http_error", method, path) or self.faults.take("rate_limit", method, path)
             if fault is not None:
-                if fault.kind == "http_error":
-                    st = int(fault.spec.get("status", 500))
-                    msg = fault.spec.get("message") or _default_message(st)
-                    body = json.dumps({"error": msg}, ensure_ascii=False).encode()
-                    await _send_plain(send, st, [(b"content-type", b"application/json")], body)
-                else:
-                    st, hdrs, body = limited_response(fault.spec.get("form", "500"), 1.0)
-                    await _send_plain(send, st, hdrs, body)
-                self._log(t0, method, path, st, account, f"{fault.kind}:{fault.id}")
+                answer = fault_answer(fault)
+                await _send(send, answer)
+                self._log(t0, method, path, answer.status, account, f"{fault.kind}:{fault.id}")
                 return
-            if core.ratelimit.enabled:
+            if self.limiter.enabled:
                 client = scope.get("client") or ("?", 0)
-                key = account or f"ip:{client[0]}"
-                ok, retry = core.ratelimit.check(key)
-                if not ok:
-                    st, hdrs, body = limited_response(core.ratelimit.mode, retry)
-                    await _send_plain(send, st, hdrs, body)
-                    self._log(t0, method, path, st, account, "rate_limit")
+                answer = self.limiter.admit(account or f"ip:{client[0]}")
+                if answer is not None:
+                    await _send(send, answer)
+                    self._log(t0, method, path, answer.status, account, "rate_limit")
                     return
-            lost = core.faults.take("lost_response", method, path)
-            if lost is not None:
-                fault_name = f"lost_response:{lost.id}"
+            lost = self.faults.take("lost_response", method, path)
+        status = await self._run_app(scope, receive, send, swallow=lost is not None)
+        if lost is not None and _abort_connection(send):
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        if not path.startswith("/_sandbox"):
+            self._log(t0, method, path, status, scope.get(ACCOUNT_SCOPE_KEY, account),
+                      f"lost_response:{lost.id}" if lost is not None else None)
+
+    async def _run_app(self, scope, receive, send, swallow: bool) -> Optional[int]:
+        """Run the app; returns the status it answered. With `swallow` (a lost response) the
+        handler runs but nothing it sends reaches the client."""
+        status: List[Optional[int]] = [None]
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
-                status_box["status"] = message["status"]
-            if fault_name is None:
+                status[0] = message["status"]
+            if not swallow:
                 await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            log.exception("unhandled error on %s %s", method, path)
-            if status_box["status"] is None and fault_name is None:
-                body = json.dumps({"error": "Internal server error", "details": "unhandled"}).encode()
-                status_box["status"] = 500
-                await _send_plain(send, 500, [(b"content-type", b"application/json")], body)
-        if fault_name is not None:
-            if _abort_connection(send):
-                await asyncio.sleep(0)
-                await asyncio.sleep(0)
-        account = scope.get(ACCOUNT_SCOPE_KEY, account)
-        if not path.startswith("/_sandbox"):
-            self._log(t0, method, path, status_box["status"], account, fault_name)
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status[0] is None and not swallow:
+                status[0] = 500
+                await _send(send, Answer(500, list(JSON), error_body("Internal server error", details="unhandled")))
+        return status[0]
 
     def _log(self, t0: float, method: str, path: str, status: Optional[int], account: Optional[str],
              fault: Optional[str]) -> None:
         try:
-            self.core.store.add_requests([(t0, method, path, status, time.time() - t0, account, fault)])
+            self.request_log(RequestRecord(t=t0, method=method, path=path, status=status,
+                                           duration_s=time.time() - t0, account=account, fault=fault))
         except Exception:
             log.exception("request log failed")
-
-
-def _default_message(status: int) -> str:
-    return {
-        400: "Bad request", 401: "Not authenticated", 402: "Insufficient balance", 403: "Forbidden",
-        404: "Not Found", 409: "Conflict", 429: "Too many requests", 500: "Internal server error",
-        502: "Bad gateway", 503: "Service unavailable: provider unreachable", 504: "Gateway timeout",
-    }.get(status, f"HTTP {status}")

@@ -1,4 +1,4 @@
-"""Per-account token bucket over /api routes, and the three forms a limited answer takes.
+"""Per-account token buckets over /api routes, and the three forms a limited answer takes.
 
 Rate is in nominal requests/second and is multiplied by the time scale (wall rate =
 rate x time_scale); burst is a plain number of requests.
@@ -8,22 +8,30 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 LIMIT_MESSAGE_500 = "Limite de requisições excedido. Tente novamente em alguns segundos."
 
 
-def limited_response(form: str, retry_after_s: float = 1.0) -> Tuple[int, List[Tuple[bytes, bytes]], bytes]:
-    """(status, headers, body) of a rate-limited answer in the given form."""
+class Answer(NamedTuple):
+    """A whole HTTP answer, sent by the gateway without the app."""
+
+    status: int
+    headers: List[Tuple[bytes, bytes]]
+    body: bytes
+
+
+def limited_response(form: str, retry_after_s: float = 1.0) -> Answer:
+    """A rate-limited answer in the given form: "500" (the real server), "429" (VAST.ai) or
+    "429-retry-after"."""
     if form == "429":
-        body = b"Too Many Requests"
-        return 429, [(b"content-type", b"text/plain; charset=utf-8")], body
+        return Answer(429, [(b"content-type", b"text/plain; charset=utf-8")], b"Too Many Requests")
     if form == "429-retry-after":
         body = json.dumps({"error": "Rate limit exceeded"}).encode()
         secs = max(1, int(math.ceil(retry_after_s)))
-        return 429, [(b"content-type", b"application/json"), (b"retry-after", str(secs).encode())], body
+        return Answer(429, [(b"content-type", b"application/json"), (b"retry-after", str(secs).encode())], body)
     body = json.dumps({"error": LIMIT_MESSAGE_500}, ensure_ascii=False).encode()
-    return 500, [(b"content-type", b"application/json")], body
+    return Answer(500, [(b"content-type", b"application/json")], body)
 
 
 class RateLimiter:
@@ -63,3 +71,8 @@ class RateLimiter:
             return True, 0.0
         self._buckets[key] = (tokens, now)
         return False, (1.0 - tokens) / wall_rate
+
+    def admit(self, key: str) -> Optional[Answer]:
+        """None when the request may go on; else the limited answer to send instead."""
+        ok, retry = self.check(key)
+        return None if ok else limited_response(self.mode, retry)

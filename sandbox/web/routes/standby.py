@@ -8,18 +8,16 @@ standby_pricing (GCP e2 prices) and standby_sim (the scripted failover simulatio
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Optional
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..standby import pricing
-from .api import current_account
-from ..cloud.errors import ApiError
-from ..standby.manager import StandbyManager
-from ..standby.simulation import Simulator
+from ...cloud.errors import ApiError
+from ...standby import pricing
+from ...standby.manager import StandbyManager
+from ..context import core_of, current_account
 
 log = logging.getLogger("sandbox.standby")
 
@@ -57,12 +55,8 @@ class FailbackBody(_Body):
     strategy: Optional[str] = None
 
 
-def _core(request: Request):
-    return request.app.state.core
-
-
 def _mgr(request: Request) -> StandbyManager:
-    return _core(request).standby
+    return core_of(request).standby
 
 
 def _no_assoc(gpu_id: int) -> ApiError:
@@ -81,7 +75,7 @@ def _need_for_instance(request: Request, account: str, instance_id: int):
     a = _mgr(request).find(account, instance_id)
     if a is not None:
         return a
-    if _core(request).instances.get(instance_id, account) is None:
+    if core_of(request).instances.get(instance_id, account) is None:
         raise ApiError(404, f"Instance {instance_id} not found")
     raise _no_assoc(instance_id)
 
@@ -122,7 +116,7 @@ async def provision(gpu_id: int, request: Request, label: Optional[str] = Query(
     a = m.find(account, gpu_id)
     if a is not None:
         return {"success": True, "message": "CPU Standby already exists for this GPU", "association": m.assoc_view(a)}
-    gpu = _core(request).instances.get(gpu_id, account)
+    gpu = core_of(request).instances.get(gpu_id, account)
     if gpu is None:
         raise ApiError(404, f"Instance {gpu_id} not found")
     if not m.config(account)["configured"]:
@@ -181,7 +175,7 @@ async def simulate_failover(gpu_id: int, request: Request, body: Optional[Simula
     body = body or SimulateBody()
     if _mgr(request).find(account, gpu_id) is None:
         raise ApiError(404, f"No standby association for GPU {gpu_id}. Create one first.")
-    sim = _core(request).standby_sim.start(account, gpu_id, body.reason, body.simulate_restore,
+    sim = core_of(request).standby.sim.start(account, gpu_id, body.reason, body.simulate_restore,
                                            body.simulate_new_gpu)
     return {"failover_id": sim.id, "gpu_instance_id": gpu_id,
             "message": "Failover simulation started. Use GET /standby/failover/status/{failover_id} to monitor.",
@@ -190,8 +184,8 @@ async def simulate_failover(gpu_id: int, request: Request, body: Optional[Simula
 
 @router.get("/standby/failover/status/{failover_id}")
 async def simulation_status(failover_id: str, request: Request, account: str = Depends(current_account)):
-    core = _core(request)
-    sim = core.standby_sim.get(account, failover_id)
+    core = core_of(request)
+    sim = core.standby.sim.get(account, failover_id)
     if sim is None:
         raise ApiError(404, f"Failover {failover_id} not found")
     return sim.view(core.clock.scale)
@@ -200,7 +194,7 @@ async def simulation_status(failover_id: str, request: Request, account: str = D
 @router.get("/standby/failover/report")
 async def failover_report(request: Request, days: int = Query(30, ge=1, le=3650),
                           account: str = Depends(current_account)):
-    return _core(request).standby_sim.report(account, days)
+    return core_of(request).standby.sim.report(account, days)
 
 
 # -- /instances/{id}/... ----------------------------------------------------------------------
@@ -208,7 +202,7 @@ async def failover_report(request: Request, days: int = Query(30, ge=1, le=3650)
 async def sync_status(instance_id: int, request: Request, account: str = Depends(current_account)):
     m = _mgr(request)
     a = m.find(account, instance_id)
-    if a is None and _core(request).instances.get(instance_id, account) is None:
+    if a is None and core_of(request).instances.get(instance_id, account) is None:
         raise ApiError(404, f"Instance {instance_id} not found")
     return m.sync_status(instance_id, a)
 
@@ -217,7 +211,7 @@ async def sync_status(instance_id: int, request: Request, account: str = Depends
 async def instance_standby(instance_id: int, request: Request, account: str = Depends(current_account)):
     m = _mgr(request)
     a = m.find(account, instance_id)
-    if a is None and _core(request).instances.get(instance_id, account) is None:
+    if a is None and core_of(request).instances.get(instance_id, account) is None:
         raise ApiError(404, f"Instance {instance_id} not found")
     if a is None:
         return {"instance_id": instance_id, "standby_enabled": False, "state": None, "cpu_standby": None,
@@ -276,24 +270,3 @@ async def truth(gpu_id: int, request: Request):
     if t is None:
         raise _no_assoc(gpu_id)
     return t
-
-
-# -- extension entry point ----------------------------------------------------------------
-def _core_started(core) -> bool:
-    row = core.store.db.execute(
-        "SELECT t FROM events WHERE event='sandbox_started' ORDER BY seq DESC LIMIT 1").fetchone()
-    return row is not None and row[0] >= core.started_at
-
-
-def setup(core) -> None:
-    m = StandbyManager(core)
-    m.sim = Simulator(core)
-    core.standby = m
-    core.standby_sim = m.sim
-    core.add_hooks(m)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return            # no loop yet: on_startup will start the manager
-    if _core_started(core):
-        m.start()         # the core started before the app was built: its on_startup hook already ran
