@@ -27,7 +27,7 @@ from .cloud.snapshots import Snapshots
 from .cloud.store import Store
 from .config import DEFAULT_ACCOUNT, Config
 from .faults import Faults
-from .standby.manager import StandbyManager
+from .standby.service import StandbyService
 from .web.ratelimit import RateLimiter
 
 log = logging.getLogger("sandbox")
@@ -63,7 +63,9 @@ class Core:
         self.snapshots = Snapshots(root=cfg.data_dir / "snapshots", store=self.store, clock=self.clock,
                                    timings=self.timings, faults=self.faults, events=self.events,
                                    size_scale=cfg.size_scale)
-        self.standby = StandbyManager(self)
+        self.standby = StandbyService(store=self.store, lifecycle=self.lifecycle, offers=self.offers,
+                                      faults=self.faults, timings=self.timings, clock=self.clock, events=self.events,
+                                      data_dir=cfg.data_dir, size_scale=cfg.size_scale, host=cfg.host)
         self.lifecycle.listen(self.standby)
         self.instances = Instances(self.lifecycle, self.faults, self.events, listener=self.standby, host=cfg.host)
 

@@ -70,6 +70,15 @@ class Lifecycle:
     def of_account(self, account: str, kind: str = "instance") -> List[Resource]:
         return [r for r in self.live.values() if r.account == account and r.kind == kind]
 
+    def record_of(self, rid: int) -> Optional[MachineRecord]:
+        """The record of a machine, live or deleted."""
+        res = self.live.get(int(rid))
+        return res.record if res is not None else self.store.machine(rid)
+
+    def save(self, res: Resource) -> None:
+        """Persist a record a caller changed (a standby's GPU links)."""
+        self._persist(res)
+
     def _persist(self, res: Resource) -> None:
         self.store.save_machine(res.record)
 

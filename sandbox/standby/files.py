@@ -14,9 +14,11 @@ import shutil
 import stat
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
-Manifest = Dict[str, Dict[str, object]]
+from ..cloud.records import Manifest
+from .records import LostFile
+
 CHUNK = 1 << 20
 
 
@@ -143,14 +145,14 @@ def changed_bytes(new: Manifest, old: Optional[Manifest]) -> int:
     return n
 
 
-def lost_files(gpu: Manifest, standby: Manifest) -> List[Dict[str, object]]:
+def lost_files(gpu: Manifest, standby: Manifest) -> List[LostFile]:
     """Files present on the GPU whose content is missing or different on the standby."""
     out = []
     for rel in sorted(gpu):
         info = gpu[rel]
         other = standby.get(rel)
         if other is None or other.get("sha256") != info["sha256"] or other.get("size") != info["size"]:
-            out.append({"path": rel, "bytes": int(info["size"])})
+            out.append(LostFile(path=rel, bytes=int(info["size"])))
     return out
 
 

@@ -6,68 +6,69 @@ server keeps them in memory too)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
+
+from ..clock import Clock, iso
+from ..cloud.events import EventLog
 
 PHASES = ("detecting", "gpu_lost", "failover_to_cpu", "searching_gpu", "provisioning", "restoring",
           "complete", "failed")
-# (phase left, nominal seconds spent in it)
+# nominal seconds spent in each phase before the next one
 STEP_DELAYS = {"detecting": 0.5, "gpu_lost": 2.0, "failover_to_cpu": 3.0, "searching_gpu": 3.5,
                "provisioning": 3.0, "restoring": 4.0}
 
 
-def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()
-
-
+@dataclass
 class Simulation:
-    def __init__(self, fid: str, account: str, gpu_id: int, reason: str, simulate_restore: bool,
-                 simulate_new_gpu: bool, t: float):
-        self.id = fid
-        self.account = account
-        self.gpu_id = gpu_id
-        self.reason = reason
-        self.simulate_restore = simulate_restore
-        self.simulate_new_gpu = simulate_new_gpu
-        self.phase = "detecting"
-        self.started_at = t
-        self.completed_at: Optional[float] = None
-        self.success = False
-        self.new_gpu_id: Optional[int] = None
-        self.data_restored = False
-        self.phase_timings: Dict[str, int] = {}
+    id: str
+    account: str
+    gpu_id: int
+    reason: str
+    simulate_restore: bool
+    simulate_new_gpu: bool
+    started_at: float
+    phase: str = "detecting"
+    completed_at: Optional[float] = None
+    success: bool = False
+    new_gpu_id: Optional[int] = None
+    data_restored: bool = False
+    phase_timings: Dict[str, int] = field(default_factory=dict)   # nominal ms spent in each phase
 
-    def view(self, scale: float) -> Dict[str, Any]:
-        total = None
-        if self.completed_at is not None:
-            total = int(round((self.completed_at - self.started_at) * scale * 1000))
-        return {"failover_id": self.id, "gpu_instance_id": self.gpu_id, "reason": self.reason, "phase": self.phase,
-                "started_at": _iso(self.started_at),
-                "completed_at": _iso(self.completed_at) if self.completed_at is not None else None,
-                "success": self.success, "new_gpu_id": self.new_gpu_id, "data_restored": self.data_restored,
-                "phase_timings_ms": dict(self.phase_timings), "total_time_ms": total, "simulated": True}
+
+def simulation_view(sim: Simulation, scale: float) -> Dict[str, Any]:
+    """GET /standby/failover/status/{id}; times in nominal milliseconds."""
+    total = None
+    if sim.completed_at is not None:
+        total = int(round((sim.completed_at - sim.started_at) * scale * 1000))
+    return {"failover_id": sim.id, "gpu_instance_id": sim.gpu_id, "reason": sim.reason, "phase": sim.phase,
+            "started_at": iso(sim.started_at), "completed_at": iso(sim.completed_at),
+            "success": sim.success, "new_gpu_id": sim.new_gpu_id, "data_restored": sim.data_restored,
+            "phase_timings_ms": dict(sim.phase_timings), "total_time_ms": total, "simulated": True}
 
 
 class Simulator:
-    def __init__(self, core):
-        self.core = core
+    def __init__(self, clock: Clock, events: EventLog):
+        self.clock = clock
+        self.events = events
         self.sims: Dict[str, Simulation] = {}
         self.tasks: Dict[str, asyncio.Task] = {}
 
     def start(self, account: str, gpu_id: int, reason: str, simulate_restore: bool,
               simulate_new_gpu: bool) -> Simulation:
-        sim = Simulation(uuid.uuid4().hex[:8], account, gpu_id, reason, simulate_restore, simulate_new_gpu,
-                         self.core.clock.now())
+        sim = Simulation(id=uuid.uuid4().hex[:8], account=account, gpu_id=gpu_id, reason=reason,
+                         simulate_restore=simulate_restore, simulate_new_gpu=simulate_new_gpu,
+                         started_at=self.clock.now())
         self.sims[sim.id] = sim
         self.tasks[sim.id] = asyncio.get_running_loop().create_task(self._run(sim))
-        self.core.events.record("standby", None, "failover_simulation_started", None, None,
-                        {"failover_id": sim.id, "gpu_instance_id": gpu_id, "reason": reason, "account": account})
+        self.events.record("standby", None, "failover_simulation_started", None, None,
+                           {"failover_id": sim.id, "gpu_instance_id": gpu_id, "reason": reason, "account": account})
         return sim
 
     async def _step(self, sim: Simulation, nxt: str) -> None:
         delay = STEP_DELAYS[sim.phase]
-        await asyncio.sleep(self.core.clock.wall(delay))
+        await asyncio.sleep(self.clock.wall(delay))
         sim.phase_timings[sim.phase] = int(round(delay * 1000))
         sim.phase = nxt
 
@@ -81,7 +82,7 @@ class Simulator:
                 sim.new_gpu_id = sim.gpu_id + 1000
                 if sim.simulate_restore:
                     await self._step(sim, "restoring")
-                    await asyncio.sleep(self.core.clock.wall(STEP_DELAYS["restoring"]))
+                    await asyncio.sleep(self.clock.wall(STEP_DELAYS["restoring"]))
                     sim.phase_timings["restoring"] = int(round(STEP_DELAYS["restoring"] * 1000))
                     sim.data_restored = True
             sim.phase_timings.setdefault(sim.phase, 0)
@@ -91,7 +92,7 @@ class Simulator:
             sim.phase = "failed"
             raise
         finally:
-            sim.completed_at = self.core.clock.now()
+            sim.completed_at = self.clock.now()
             self.tasks.pop(sim.id, None)
 
     def get(self, account: str, fid: str) -> Optional[Simulation]:
@@ -99,9 +100,10 @@ class Simulator:
         return sim if sim is not None and sim.account == account else None
 
     def report(self, account: str, days: int) -> Dict[str, Any]:
-        scale = self.core.clock.scale
-        cutoff = self.core.clock.now() - days * 86400
-        recent: List[Dict[str, Any]] = [s.view(scale) for s in self.sims.values()
+        """GET /standby/failover/report: the account's simulations of the last `days` days."""
+        scale = self.clock.scale
+        cutoff = self.clock.now() - days * 86400
+        recent: List[Dict[str, Any]] = [simulation_view(s, scale) for s in self.sims.values()
                                         if s.account == account and s.completed_at is not None
                                         and s.started_at > cutoff]
         if not recent:

@@ -2,8 +2,13 @@
 per-account configs, associations (one JSON document each) and the sync log (ground truth)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Dict, List, Optional
+
+from ..cloud.store import Store
+from .records import (Association, FailbackRecord, FailoverRecord, FailoverRequest, LostFile, StandbyConfig,
+                      SyncLogEntry)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS standby_configs(account TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -18,8 +23,33 @@ CREATE INDEX IF NOT EXISTS standby_syncs_assoc ON standby_syncs(assoc_id);
 """
 
 
+def _known(cls, data: Dict[str, Any]) -> Dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _config(data: Dict[str, Any]) -> StandbyConfig:
+    return StandbyConfig(**_known(StandbyConfig, data))
+
+
+def _failover(data: Dict[str, Any]) -> FailoverRecord:
+    rec = FailoverRecord(**_known(FailoverRecord, data))
+    rec.lost_files = [LostFile(**f) for f in data.get("lost_files") or []]
+    return rec
+
+
+def _association(data: Dict[str, Any]) -> Association:
+    a = Association(**_known(Association, data))
+    a.gpu_ids = list(data.get("gpu_ids") or [data["gpu_id"]])
+    pending = data.get("pending_failover")
+    a.pending_failover = FailoverRequest(**pending) if pending else None
+    a.failovers = [_failover(f) for f in data.get("failovers") or []]
+    a.failbacks = [FailbackRecord(**_known(FailbackRecord, f)) for f in data.get("failbacks") or []]
+    return a
+
+
 class StandbyStore:
-    def __init__(self, store):
+    def __init__(self, store: Store):
         self.store = store
         self.db = store.db
         self.db.executescript(SCHEMA)
@@ -28,36 +58,37 @@ class StandbyStore:
         return self.store.tx()
 
     # -- configs --------------------------------------------------------------------------
-    def configs(self) -> Dict[str, Dict[str, Any]]:
-        return {r["account"]: json.loads(r["data"]) for r in self.db.execute("SELECT * FROM standby_configs")}
+    def configs(self) -> Dict[str, StandbyConfig]:
+        return {r["account"]: _config(json.loads(r["data"])) for r in self.db.execute("SELECT * FROM standby_configs")}
 
-    def put_config(self, account: str, cfg: Dict[str, Any]) -> None:
+    def put_config(self, account: str, cfg: StandbyConfig) -> None:
         self.db.execute("INSERT INTO standby_configs(account, data) VALUES(?, ?) "
-                        "ON CONFLICT(account) DO UPDATE SET data=excluded.data", (account, json.dumps(cfg)))
+                        "ON CONFLICT(account) DO UPDATE SET data=excluded.data",
+                        (account, json.dumps(dataclasses.asdict(cfg))))
 
     # -- associations ---------------------------------------------------------------------
-    def insert_assoc(self, d: Dict[str, Any]) -> None:
+    def insert_assoc(self, a: Association) -> None:
         self.db.execute("INSERT INTO standby_assocs(id, account, gpu_id, created_at, deleted_at, data) "
-                        "VALUES(?,?,?,?,?,?)", (d["id"], d["account"], d["gpu_id"], d["created_at"],
-                                                d.get("deleted_at"), json.dumps(d)))
+                        "VALUES(?,?,?,?,?,?)", (a.id, a.account, a.gpu_id, a.created_at, a.deleted_at,
+                                                json.dumps(dataclasses.asdict(a))))
 
-    def save_assoc(self, d: Dict[str, Any]) -> None:
+    def save_assoc(self, a: Association) -> None:
         self.db.execute("UPDATE standby_assocs SET deleted_at=?, data=? WHERE id=?",
-                        (d.get("deleted_at"), json.dumps(d), d["id"]))
+                        (a.deleted_at, json.dumps(dataclasses.asdict(a)), a.id))
 
-    def assocs(self, alive: Optional[bool] = None) -> List[Dict[str, Any]]:
+    def assocs(self, alive: Optional[bool] = None) -> List[Association]:
         sql = "SELECT data FROM standby_assocs"
         if alive is True:
             sql += " WHERE deleted_at IS NULL"
         elif alive is False:
             sql += " WHERE deleted_at IS NOT NULL"
-        return [json.loads(r[0]) for r in self.db.execute(sql + " ORDER BY id")]
+        return [_association(json.loads(r[0])) for r in self.db.execute(sql + " ORDER BY id")]
 
-    def find_assoc(self, gpu_id: int) -> Optional[Dict[str, Any]]:
+    def find_assoc(self, gpu_id: int) -> Optional[Association]:
         """The latest association (live or deleted) that ever paired with this GPU id."""
-        for d in reversed(self.assocs()):
-            if gpu_id in d.get("gpu_ids", [d["gpu_id"]]):
-                return d
+        for a in reversed(self.assocs()):
+            if gpu_id in a.gpu_ids:
+                return a
         return None
 
     # -- sync log -------------------------------------------------------------------------
@@ -72,15 +103,12 @@ class StandbyStore:
         sets = ", ".join(f"{k}=?" for k in fields)
         self.db.execute(f"UPDATE standby_syncs SET {sets} WHERE seq=?", (*fields.values(), seq))
 
-    def syncs(self, assoc_id: int) -> List[Dict[str, Any]]:
-        out = []
-        for r in self.db.execute("SELECT * FROM standby_syncs WHERE assoc_id=? ORDER BY seq", (assoc_id,)):
-            out.append({"seq": r["seq"], "gpu_instance_id": r["gpu_id"], "started_at": r["started_at"],
-                        "completed_at": r["completed_at"], "status": r["status"],
-                        "files": json.loads(r["files"]) if r["files"] else {},
-                        "bytes": r["bytes"] or 0, "changed_bytes": r["changed_bytes"] or 0,
-                        "nominal_s": r["nominal_s"]})
-        return out
+    def syncs(self, assoc_id: int) -> List[SyncLogEntry]:
+        return [SyncLogEntry(seq=r["seq"], gpu_instance_id=r["gpu_id"], started_at=r["started_at"],
+                             completed_at=r["completed_at"], status=r["status"],
+                             files=json.loads(r["files"]) if r["files"] else {}, bytes=r["bytes"] or 0,
+                             changed_bytes=r["changed_bytes"] or 0, nominal_s=r["nominal_s"])
+                for r in self.db.execute("SELECT * FROM standby_syncs WHERE assoc_id=? ORDER BY seq", (assoc_id,))]
 
     def interrupt_in_flight(self) -> int:
         cur = self.db.execute("UPDATE standby_syncs SET status='interrupted' WHERE status IN ('in_flight', 'stalled')")
