@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
 from .billing import STORAGE_USD_PER_GB_MONTH, storage_dph
+from .records import Offer
 
 DEFAULT_DISK_GB = 100.0
 
@@ -72,7 +73,7 @@ def normalise_gpu(name: str) -> str:
     return " ".join(str(name).replace("_", " ").replace("-", " ").upper().split())
 
 
-def complete_offer(raw: Dict[str, Any]) -> Dict[str, Any]:
+def complete_offer(raw: Dict[str, Any]) -> Offer:
     """Fill an offer dict (built-in or from --offers-file) with every field of the contract."""
     o = dict(raw)
     if "id" not in o or "dph_total" not in o:
@@ -102,7 +103,7 @@ def complete_offer(raw: Dict[str, Any]) -> Dict[str, Any]:
     return o
 
 
-def builtin_offers() -> List[Dict[str, Any]]:
+def builtin_offers() -> List[Offer]:
     out = []
     for (oid, gpu, n, gram, cores, cram, disk, dph, geo, rel, verified, mtype) in _CATALOGUE:
         out.append(complete_offer({
@@ -126,14 +127,14 @@ class Offers:
             self.offers = builtin_offers()
         self.by_id = {o["id"]: o for o in self.offers}
 
-    def get(self, offer_id: int) -> Optional[Dict[str, Any]]:
+    def get(self, offer_id: int) -> Optional[Offer]:
         return self.by_id.get(int(offer_id))
 
     def search(self, *, gpu_name: Optional[str] = None, num_gpus: int = 1, min_gpu_ram: float = 0,
                min_cpu_cores: int = 0, min_cpu_ram: float = 0, min_disk: float = 0,
                max_price: float = 10.0, min_reliability: float = 0.0, region: Optional[str] = None,
                verified_only: bool = False, machine_type: Optional[str] = None, limit: int = 50,
-               hidden: Iterable[int] = ()) -> List[Dict[str, Any]]:
+               hidden: Iterable[int] = ()) -> List[Offer]:
         hidden = set(hidden)
         want_gpu = normalise_gpu(gpu_name) if gpu_name else None
         want_region = region.upper() if region else None
@@ -163,7 +164,3 @@ class Offers:
             out.append(o)
         out.sort(key=lambda o: (o["dph_total"], o["id"]))
         return out[:limit]
-
-    @staticmethod
-    def public(o: Dict[str, Any]) -> Dict[str, Any]:
-        return dict(o)

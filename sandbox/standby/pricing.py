@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from ..cloud.records import Offer
+
 SPOT_DPH = {"e2-micro": 0.002, "e2-small": 0.005, "e2-medium": 0.010,
             "e2-standard-2": 0.020, "e2-standard-4": 0.040}
 ON_DEMAND_DPH = {"e2-micro": 0.0084, "e2-small": 0.0168, "e2-medium": 0.0335,
@@ -38,7 +40,7 @@ def pricing(machine_type: str, disk_gb: int, spot: bool) -> Dict[str, Any]:
             "note": "Prices are estimates and may vary by region."}
 
 
-def offer(machine_type: str, spot: bool, disk_gb: float, zone: str) -> Dict[str, Any]:
+def offer(machine_type: str, spot: bool, disk_gb: float, zone: str) -> Offer:
     """The pseudo-offer a standby machine is created from (not in the VAST catalogue)."""
     cores, ram = SHAPES[machine_type]
     return {"id": None, "gpu_name": None, "num_gpus": 0, "gpu_ram": 0, "cpu_cores": cores, "cpu_ram": ram,

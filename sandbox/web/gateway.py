@@ -6,17 +6,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from ..cloud.accounts import Accounts
 from ..cloud.records import RequestRecord
 from ..faults import Fault, Faults
 from .context import ACCOUNT_SCOPE_KEY
 from .errors import default_message, error_body
-from .ratelimit import Answer, RateLimiter, limited_response
+from .ratelimit import Answer, limited_response
 
 log = logging.getLogger("sandbox.gateway")
 JSON = [(b"content-type", b"application/json")]
+
+
+class Limiter(Protocol):
+    """Rate limiting as the gateway uses it (ratelimit.RateLimiter is one)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def admit(self, key: str) -> Optional[Answer]:
+        """None to let the request through, else the answer to send instead."""
 
 
 def _header(scope: Dict[str, Any], name: bytes) -> Optional[str]:
@@ -52,7 +62,7 @@ def fault_answer(fault: Fault) -> Answer:
 
 
 class Gateway:
-    def __init__(self, app, *, accounts: Accounts, faults: Faults, limiter: RateLimiter,
+    def __init__(self, app, *, accounts: Accounts, faults: Faults, limiter: Limiter,
                  request_log: Callable[[RequestRecord], None]):
         self.app = app
         self.accounts = accounts
