@@ -130,3 +130,15 @@ def test_the_handle_needs_only_the_standard_library_and_requests():
         todo.extend(inside[module])
     needs = {m: sorted(outside[m] - HANDLE_MAY_IMPORT) for m in sorted(seen)}
     assert not any(needs.values()), f"the handle imports more than the standard library and requests: {needs}"
+
+
+def test_layers_point_one_way():
+    """The cloud knows neither the standby nor HTTP; the standby does not know HTTP (it is told
+    by the cloud through cloud/listener.py, and served by web/)."""
+    inside, _ = import_graph()
+    forbidden = {"sandbox.cloud": ("sandbox.standby", "sandbox.web", "sandbox.core"),
+                 "sandbox.standby": ("sandbox.web", "sandbox.core")}
+    wrong = sorted((m, target) for m, targets in inside.items() for target in targets
+                   for layer, banned in forbidden.items()
+                   if (m == layer or m.startswith(layer + ".")) and target.startswith(banned))
+    assert not wrong, wrong
