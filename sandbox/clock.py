@@ -7,6 +7,7 @@ with --timings (see README).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from typing import Any, Dict, Optional
@@ -24,6 +25,13 @@ DEFAULT_TIMINGS: Dict[str, Any] = {
     "restore_per_gb": 20,             # + seconds per nominal GB restored
     "model_mb_per_s": 200,            # model mirror bandwidth, nominal MB/s
 }
+
+
+def iso(t: Optional[float]) -> Optional[str]:
+    """A wall epoch time as the API writes it (ISO 8601, UTC); None stays None."""
+    if t is None:
+        return None
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()
 
 
 class Clock:

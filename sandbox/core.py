@@ -1,35 +1,34 @@
-"""The sandbox's shared state: one object holding every service, created once per process.
+"""The sandbox's services, built once per process and wired together here.
 
-Extensions (sandbox/standby.py) receive this object in ``setup(core)`` and may register hook
-objects with ``core.add_hooks(obj)``; any of these optional methods are then called:
-    on_startup(), on_shutdown()                       (may be async)
-    on_instance_created(res, body)                    after POST /instances created `res`
-    on_instance_deleted(res, destroy_standby, reason) (async or not) -> optional message override
-    on_status_change(res, frm, to, t)                 after every actual_status change
-    decorate_instance(res, view)                      fill view["cpu_standby"], view["total_dph"]
+The HTTP layer reaches every service through this object. The CPU standby is one of them: the
+cloud calls it directly, through the listener protocols of cloud/listener.py, when a machine
+changes status and when a customer's instance is created, deleted or shown.
 """
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict
 
 from . import reaper
-from .accounts import Accounts
-from .billing import Billing
 from .clock import Clock, Timings
+from .cloud.accounts import Accounts
+from .cloud.billing import Billing
+from .cloud.events import EventLog
+from .cloud.instances import Instances
+from .cloud.lifecycle import Lifecycle
+from .cloud.machines import MachineFactory, load_or_create_host_key
+from .cloud.model_mirror import ModelMirror
+from .cloud.offers import Offers
+from .cloud.ports import PortAllocator
+from .cloud.snapshots import Snapshots
+from .cloud.store import Store
 from .config import DEFAULT_ACCOUNT, Config
 from .faults import Faults
-from .instances import Instances
-from .machines import PortAllocator, load_or_create_host_key
-from .models import ModelMirror
-from .offers import Offers
-from .ratelimit import RateLimiter
-from .snapshots import Snapshots
-from .store import Store
+from .standby.service import StandbyService
+from .web.ratelimit import RateLimiter
 
 log = logging.getLogger("sandbox")
 VERSION = "3.0.0"
@@ -37,69 +36,42 @@ SANDBOX_VERSION = "1.0"
 
 
 class Core:
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, url: str):
         self.cfg = cfg
+        self.url = url
+        self.started_at = time.time()
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        self.machines_dir = cfg.data_dir / "machines"
-        self.machines_dir.mkdir(exist_ok=True)
+        machines_dir = cfg.data_dir / "machines"
+        machines_dir.mkdir(exist_ok=True)
         self.clock = Clock(cfg.time_scale)
         self.timings = Timings(cfg.timings, cfg.seed)
         self.store = Store(cfg.data_dir / "sandbox.db")
+        self.events = EventLog(self.store, self.clock)
         self.billing = Billing(self.store, self.clock)
         self.accounts = Accounts(self.store, self.billing, self.clock, cfg.start_balance)
         self.faults = Faults(cfg.seed)
         self.ratelimit = RateLimiter(cfg.rate, cfg.burst, cfg.rate_limit_mode, cfg.time_scale)
         self.offers = Offers(cfg.offers_file)
-        self.ports = PortAllocator(cfg.host)
-        self.host_key = load_or_create_host_key(cfg.data_dir / "ssh_host_ed25519_key")
         self.models = ModelMirror(cfg.data_dir / "models", cfg.size_scale, cfg.seed, cfg.models)
-        self.instances = Instances(self)
-        self.snapshots = Snapshots(self)
-        self.hooks: List[Any] = []
-        self.url = f"http://{cfg.host}:{cfg.port}"
-        self.started_at = time.time()
+        machine_env = {"DUMONT_MODEL_MIRROR": self.model_mirror_url,
+                       reaper.MARKER: reaper.sandbox_id(cfg.data_dir)}
+        factory = MachineFactory(machines_dir, cfg.host, load_or_create_host_key(cfg.data_dir / "ssh_host_ed25519_key"),
+                                 machine_env)
+        self.lifecycle = Lifecycle(store=self.store, clock=self.clock, timings=self.timings, billing=self.billing,
+                                   faults=self.faults, events=self.events, ports=PortAllocator(cfg.host),
+                                   factory=factory)
+        self.snapshots = Snapshots(root=cfg.data_dir / "snapshots", store=self.store, clock=self.clock,
+                                   timings=self.timings, faults=self.faults, events=self.events,
+                                   size_scale=cfg.size_scale)
+        self.standby = StandbyService(store=self.store, lifecycle=self.lifecycle, offers=self.offers,
+                                      faults=self.faults, timings=self.timings, clock=self.clock, events=self.events,
+                                      data_dir=cfg.data_dir, size_scale=cfg.size_scale, host=cfg.host)
+        self.lifecycle.listen(self.standby)
+        self.instances = Instances(self.lifecycle, self.faults, self.events, listener=self.standby, host=cfg.host)
 
     @property
     def model_mirror_url(self) -> str:
         return f"{self.url}/_sandbox/models"
-
-    # -- ground truth -------------------------------------------------------------------
-    def event(self, kind: str, rid: Any, event: str, frm: Optional[str] = None, to: Optional[str] = None,
-              detail: Any = None, t: Optional[float] = None) -> None:
-        self.store.add_event(self.clock.now() if t is None else t, kind, rid, event, frm, to, detail)
-
-    # -- extension hooks ----------------------------------------------------------------
-    def add_hooks(self, obj: Any) -> None:
-        self.hooks.append(obj)
-
-    def call_hooks(self, name: str, *args: Any) -> List[Any]:
-        """Call a sync hook on every registered object (coroutines are scheduled)."""
-        results = []
-        for h in self.hooks:
-            fn = getattr(h, name, None)
-            if fn is None:
-                continue
-            try:
-                r = fn(*args)
-                if inspect.isawaitable(r):
-                    asyncio.ensure_future(r)
-                else:
-                    results.append(r)
-            except Exception:
-                log.exception("hook %s failed", name)
-        return results
-
-    async def acall_hooks(self, name: str, *args: Any) -> List[Any]:
-        results = []
-        for h in self.hooks:
-            fn = getattr(h, name, None)
-            if fn is None:
-                continue
-            r = fn(*args)
-            if inspect.isawaitable(r):
-                r = await r
-            results.append(r)
-        return results
 
     # -- lifecycle ----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -111,23 +83,23 @@ class Core:
         if self.store.meta_get("first_started_at") is None:
             self.store.meta_set("first_started_at", repr(self.started_at))
         self.billing.rescale_open_intervals(self.clock.now())
-        n = await self.instances.restore()
+        n = await self.lifecycle.restore()
         if n:
             log.warning("restored %d live machine(s) from %s", n, self.cfg.data_dir)
-        self.event("sandbox", None, "sandbox_started", None, None,
-                   {"url": self.url, "time_scale": self.clock.scale, "restored": n})
-        await self.acall_hooks("on_startup")
+        self.events.record("sandbox", None, "sandbox_started", None, None,
+                           {"url": self.url, "time_scale": self.clock.scale, "restored": n})
+        self.standby.start()
 
     async def shutdown(self) -> None:
         try:
-            await self.acall_hooks("on_shutdown")
+            self.standby.shutdown()
         except Exception:
-            log.exception("extension shutdown failed")
-        await self.instances.shutdown()
-        self.event("sandbox", None, "sandbox_stopped")
+            log.exception("standby shutdown failed")
+        await self.lifecycle.shutdown()
+        self.events.record("sandbox", None, "sandbox_stopped")
         self.store.close()
 
-    def info(self) -> dict:
+    def info(self) -> Dict[str, Any]:
         return {"time_scale": self.clock.scale, "size_scale": self.cfg.size_scale, "seed": self.cfg.seed,
                 "rate_limit": self.ratelimit.describe(), "data_dir": str(Path(self.cfg.data_dir).resolve()),
                 "version": SANDBOX_VERSION, "api_version": VERSION, "started_at": self.started_at,

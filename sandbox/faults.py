@@ -11,6 +11,7 @@ import fnmatch
 import itertools
 import random
 import time
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 KINDS = {
@@ -37,21 +38,32 @@ def canonical_path(path: str) -> str:
     return path
 
 
+@dataclass(eq=False)   # a fault is itself: two with the same spec are still two
 class Fault:
-    def __init__(self, fid: str, spec: Dict[str, Any], seed: Optional[int]):
-        self.id = fid
-        self.spec = dict(spec)
-        self.kind = spec["kind"]
-        self.method = spec.get("method", "").upper() or None
-        self.path = canonical_path(spec["path"]) if spec.get("path") else None
-        self.probability = spec.get("probability")
+    """A posted fault. `spec` is kept as posted: GET /_sandbox/faults echoes it."""
+
+    id: str
+    kind: str
+    spec: Dict[str, Any]
+    method: Optional[str]                 # upper case; None = any method
+    path: Optional[str]                   # canonical glob; None = any path
+    probability: Optional[float]
+    remaining: Optional[int]              # None = unlimited
+    rng: random.Random
+    fired: int = 0
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_spec(cls, fid: str, spec: Dict[str, Any], seed: Optional[int]) -> "Fault":
+        kind = spec["kind"]
+        probability = spec.get("probability")
         count = spec.get("count")
         if count is None:
-            count = None if (self.probability is not None or self.kind in PERSISTENT_KINDS) else 1
-        self.remaining: Optional[int] = count
-        self.fired = 0
-        self.created_at = time.time()
-        self.rng = random.Random(f"{seed}:fault:{fid}") if seed is not None else random.Random()
+            count = None if (probability is not None or kind in PERSISTENT_KINDS) else 1
+        return cls(id=fid, kind=kind, spec=dict(spec), method=spec.get("method", "").upper() or None,
+                   path=canonical_path(spec["path"]) if spec.get("path") else None, probability=probability,
+                   remaining=count,
+                   rng=random.Random(f"{seed}:fault:{fid}") if seed is not None else random.Random())
 
     @property
     def active(self) -> bool:
@@ -121,7 +133,7 @@ class Faults:
 
     def add(self, spec: Dict[str, Any]) -> Fault:
         spec = validate(spec)
-        fault = Fault(f"f{next(self._ids)}", spec, self.seed)
+        fault = Fault.from_spec(f"f{next(self._ids)}", spec, self.seed)
         self._faults.append(fault)
         return fault
 

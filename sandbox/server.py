@@ -14,10 +14,10 @@ from typing import Optional, Sequence
 
 import uvicorn
 
-from .app import create_app
+from .web.app import create_app
 from .config import Config, load_config, resolve_admin_token
 from .core import Core
-from .gateway import Gateway
+from .web.gateway import Gateway
 
 log = logging.getLogger("sandbox")
 
@@ -50,12 +50,13 @@ def _write_ready(path: Path, data: dict) -> None:
 async def serve(cfg: Config) -> None:
     sock = _bind(cfg.host, cfg.port)
     port = sock.getsockname()[1]
-    core = Core(cfg)
     host_for_url = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-    core.url = f"http://{host_for_url}:{port}"
+    core = Core(cfg, f"http://{host_for_url}:{port}")
     await core.startup()
     app = create_app(core)
-    config = uvicorn.Config(Gateway(app, core), http="h11", lifespan="off", log_level=cfg.log_level,
+    gateway = Gateway(app, accounts=core.accounts, faults=core.faults, limiter=core.ratelimit,
+                      request_log=core.store.add_request)
+    config = uvicorn.Config(gateway, http="h11", lifespan="off", log_level=cfg.log_level,
                             access_log=False, timeout_graceful_shutdown=3, timeout_keep_alive=30,
                             ws="none")
     server = uvicorn.Server(config)

@@ -1,0 +1,32 @@
+"""The FastAPI application: the error shapes, and every router in the order it is matched."""
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from ..core import VERSION, Core
+from .admin import faults, ground_truth, machines, model_mirror, settings
+from .context import require_admin
+from .errors import install_error_handlers
+from .routes import auth, balance, health, instances, offers, snapshots, standby
+
+API_PREFIXES = ("/api/v1", "/api")
+# Order matters where paths overlap: /instances/offers and /instances/balance come before
+# /instances/{instance_id}.
+API_ROUTERS = (auth.router, offers.router, balance.router, instances.router, snapshots.router,
+               standby.router)
+ADMIN_ROUTERS = (ground_truth.router, faults.router, machines.router, settings.router, standby.admin_router)
+
+
+def create_app(core: Core) -> FastAPI:
+    app = FastAPI(title="Dumont Cloud API", version=VERSION, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
+    app.state.core = core
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for prefix in API_PREFIXES:
+        for router in API_ROUTERS:
+            app.include_router(router, prefix=prefix)
+    app.include_router(model_mirror.router, prefix="/_sandbox")
+    for router in ADMIN_ROUTERS:
+        app.include_router(router, prefix="/_sandbox", dependencies=[Depends(require_admin)])
+    return app
