@@ -30,7 +30,6 @@ from . import reaper
 
 __all__ = ["start", "Sandbox", "AdminClient", "SandboxError"]
 
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 
 
@@ -254,7 +253,6 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
     argv += [str(a) for a in extra_args]
     full_env = dict(os.environ)
     full_env.update(env or {})
-    full_env["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + full_env["PYTHONPATH"] if full_env.get("PYTHONPATH") else "")
     log_path = ddir / "sandbox.log"
     log_fh = open(log_path, "ab")
     try:

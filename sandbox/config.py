@@ -90,9 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, help=f"nominal seconds per wall second (default {DEFAULT_TIME_SCALE:g})")
     p.add_argument("--size-scale", type=float, help=f"nominal bytes per real byte (default {DEFAULT_SIZE_SCALE:g})")
     p.add_argument("--seed", type=int, help="seed for durations, faults and model contents (default: random)")
-    p.add_argument("--rate-limit", help=f"RATE/BURST in nominal req/s, or 'off' (default {DEFAULT_RATE:g}/{DEFAULT_BURST})")
-    p.add_argument("--rate-limit-mode", choices=RATE_LIMIT_MODES, help="how a limited request is answered (default 500)")
-    p.add_argument("--start-balance", type=float, help=f"starting balance of new accounts in $ (default {DEFAULT_START_BALANCE:g})")
+    p.add_argument("--rate-limit",
+                   help=f"RATE/BURST in nominal req/s, or 'off' (default {DEFAULT_RATE:g}/{DEFAULT_BURST})")
+    p.add_argument("--rate-limit-mode", choices=RATE_LIMIT_MODES,
+                   help="how a limited request is answered (default 500)")
+    p.add_argument("--start-balance", type=float,
+                   help=f"starting balance of new accounts in $ (default {DEFAULT_START_BALANCE:g})")
     p.add_argument("--admin-token", help="admin token (default: random, kept in <data-dir>/admin-token, mode 0600)")
     p.add_argument("--offers-file", help="JSON list of offers replacing the built-in catalogue")
     p.add_argument("--ssh-ready-delay", type=float, help="fixed nominal seconds between running and SSH ready")

@@ -14,9 +14,9 @@ from typing import Optional, Sequence
 
 import uvicorn
 
-from .web.app import create_app
 from .config import Config, load_config, resolve_admin_token
 from .core import Core
+from .web.app import create_app
 from .web.gateway import Gateway
 
 log = logging.getLogger("sandbox")

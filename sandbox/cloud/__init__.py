@@ -1,1 +1,2 @@
-"""The cloud model: accounts, billing, offers, machines and their lifecycle, snapshots, the model mirror, SQLite state."""
+"""The cloud model: accounts, billing, offers, machines and their lifecycle, snapshots, the model mirror,
+SQLite state."""

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from ..clock import Clock, Timings
 from ..faults import Fault, Faults
@@ -51,6 +51,7 @@ class Lifecycle:
         self.factory = factory
         self.live: Dict[int, Resource] = {}
         self.listener: MachineListener = NoListener()
+        self._onstart_tasks: Set[asyncio.Task] = set()
         self._handlers: Dict[str, Callable[[Resource, float], Awaitable[None]]] = {
             "boot": self._on_boot, "ssh": self._on_ssh, "stop": self._on_stopped,
             "resume": self._on_resumed, "preempt": self._on_preempt,
@@ -241,7 +242,9 @@ class Lifecycle:
         if cmd and not res.record.onstart_done:
             res.record.onstart_done = True
             self._persist(res)
-            asyncio.ensure_future(self._onstart(res, cmd))
+            # Kept until done: a task nobody references may be collected half-way.
+            self._onstart_tasks.add(task := asyncio.ensure_future(self._onstart(res, cmd)))
+            task.add_done_callback(self._onstart_tasks.discard)
 
     async def _onstart(self, res: Resource, cmd: str) -> None:
         self.events.record(res.kind, res.id, "onstart_started", None, None, {"cmd": cmd})

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .records import (Account, Event, Interval, MachineRecord, RequestRecord, SnapshotRecord, Token)
+from .records import Account, Event, Interval, MachineRecord, RequestRecord, SnapshotRecord, Token
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);

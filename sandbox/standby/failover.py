@@ -86,7 +86,8 @@ class Failover:
             fo.rpo_nominal_seconds = None if rpo is None else pairs.clock.nominal(rpo)
             fo.standby_files = len(standby_manifest)
             frm = p.state
-            rec.state, rec.gpu_failed, rec.failure_reason, rec.failed_at = "failover_active", True, req.reason, failed_at
+            rec.state, rec.gpu_failed = "failover_active", True
+            rec.failure_reason, rec.failed_at = req.reason, failed_at
             rec.health_status, rec.failures, rec.first_failure_at = "unhealthy", 0, None
             rec.pending_failover = None
             rec.failovers.append(fo)

@@ -7,8 +7,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 from ..cloud.store import Store
-from .records import (Association, FailbackRecord, FailoverRecord, FailoverRequest, LostFile, StandbyConfig,
-                      SyncLogEntry)
+from .records import Association, FailbackRecord, FailoverRecord, FailoverRequest, LostFile, StandbyConfig, SyncLogEntry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS standby_configs(account TEXT PRIMARY KEY, data TEXT NOT NULL);

@@ -5,8 +5,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Request
 
-from ...cloud.views import (billing_row, event_view, machine_resource_view, request_view,
-                            snapshot_resource_view)
+from ...cloud.views import billing_row, event_view, machine_resource_view, request_view, snapshot_resource_view
 from ..context import core_of, query_bool
 
 router = APIRouter()
