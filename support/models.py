@@ -23,6 +23,14 @@ HF_REPOS = {"qwen3-0.6b": "Qwen/Qwen3-0.6B", "qwen2.5-7b": "Qwen/Qwen2.5-7B",
             "llama-3.2-3b": "meta-llama/Llama-3.2-3B"}
 
 WORKSPACE = 'WS="${WORKSPACE:-/workspace}"'
+#: The Hugging Face CLI the instance uses: `hf` (huggingface-cli was removed in huggingface_hub 1.0),
+#: at a version range whose `hf download` this command was written for.
+HF_HUB_PIN = "huggingface_hub>=1.0,<2"
+#: `hf version` prints "version: 1.x.y" (newer) or "huggingface_hub version: 1.x.y" (older 1.x).
+HF_VERSION_OK = r"version:? +v?1\."
+#: The model's own files, NUL-separated: not the manifest, not the download tool's bookkeeping
+#: (`hf download --local-dir` keeps it in .cache/).
+MODEL_FILES = "find . -type f ! -name manifest.sha256 ! -path './.cache/*' -printf '%P\\0'"
 #: Separates an install command's own output from the hash listing that follows it.
 HASHES_MARK = "--dumont-hashes--"
 
@@ -36,8 +44,7 @@ def install_command(name: str, mirror: str | None, custom: str | None) -> str:
     quoted = shlex.quote(name)
     if custom:
         body = custom.replace("{model}", quoted).replace("{dir}", model_dir(name))
-        make_manifest = ("find . -type f ! -name manifest.sha256 -printf '%P\\0' | sort -z "
-                         "| xargs -0 sha256sum > manifest.sha256")
+        make_manifest = f"{MODEL_FILES} | sort -z | xargs -0 sha256sum > manifest.sha256"
         return f'set -e; {WORKSPACE}; mkdir -p {model_dir(name)}; {body}; cd {model_dir(name)}; {make_manifest}'
     if mirror:
         base = shlex.quote(f"{mirror.rstrip('/')}/{name}")
@@ -49,14 +56,16 @@ def install_command(name: str, mirror: str | None, custom: str | None) -> str:
     if repo is None:
         raise ValueError(f"no download source for model {name!r}: set DUMONT_MODEL_INSTALL_CMD "
                          f"(known: {', '.join(HF_REPOS)})")
-    return install_command(name, None, f"pip install -q -U huggingface_hub && "
-                                       f"huggingface-cli download {repo} --local-dir {model_dir(name)}")
+    # An `hf` already in the pinned range is used as it is; otherwise the pinned range is installed.
+    have_hf = f"NO_COLOR=1 hf version 2>/dev/null | grep -Eq {shlex.quote(HF_VERSION_OK)}"
+    install_hf = f"python3 -m pip install -q {shlex.quote(HF_HUB_PIN)}"
+    download = f"HF_HUB_DISABLE_PROGRESS_BARS=1 hf download {shlex.quote(repo)} --local-dir {model_dir(name)}"
+    return install_command(name, None, f"{{ {have_hf} || {install_hf}; }} && {download}")
 
 
 def hash_listing_command(directory: str) -> str:
-    """Lists ``<sha256>  <relative path>`` for every file under ``directory`` but the manifest."""
-    return (f"{WORKSPACE}; cd {directory} && find . -type f ! -name manifest.sha256 -printf '%P\\0' "
-            f"| sort -z | xargs -0 -r sha256sum")
+    """Lists ``<sha256>  <relative path>`` for every file of the model under ``directory``."""
+    return f"{WORKSPACE}; cd {directory} && {MODEL_FILES} | sort -z | xargs -0 -r sha256sum"
 
 
 def parse_listing(text: str) -> dict[str, str]:

@@ -58,6 +58,23 @@ def test_real_mode_known_model_uses_hugging_face_and_writes_manifest():
     assert "manifest.sha256" in command and "sha256sum" in command
 
 
+def test_real_mode_uses_the_current_hf_cli_at_a_pinned_range():
+    command = install_command("qwen3-0.6b", None, None)
+    assert "huggingface-cli" not in command                 # removed in huggingface_hub 1.0
+    assert "hf download Qwen/Qwen3-0.6B --local-dir" in command
+    assert "'huggingface_hub>=1.0,<2'" in command and "-U" not in command.split()
+
+
+@pytest.mark.parametrize("printed, ok", [("✓ hf version\n  version: 1.33.0", True),
+                                         ("huggingface_hub version: 1.0.1", True),
+                                         ("  version: 2.4.0", False), ("hf: command not found", False)])
+def test_the_hf_version_check_accepts_only_the_pinned_major(printed, ok):
+    import re
+
+    from support.models import HF_VERSION_OK
+    assert bool(re.search(HF_VERSION_OK, printed)) is ok
+
+
 def test_custom_command_substitutes_model_and_dir():
     command = install_command("my-model", None, "fetch {model} into {dir}")
     assert "fetch my-model into \"$WS/models/my-model\"" in command
