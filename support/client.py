@@ -21,6 +21,7 @@ import tenacity
 from support.backoff import BackoffPolicy, is_retryable, parse_retry_after
 from support.clock import Moment
 from support.errors import ApiError, ConnectionProblem, LoginFailed, SpendRefused
+from support.ratelimit import endpoint_of
 from support.spending import ANY_GPU, GPU, STANDBY, PaidCall
 
 API = "/api/v1"
@@ -80,7 +81,7 @@ class DumontClient:
                  call_log: CallLog | None = None, sleep=time.sleep, limiter=None, spend_guard=None):
         self.base_url = base_url.rstrip("/")
         self.spend_guard = spend_guard    # support.spending.SpendGuard; without one nothing that bills is sent
-        self.limiter = limiter            # a SharedTokenBucket, or None for no client-side limit
+        self.limiter = limiter            # a SharedRequestBudget, or None for no client-side limit
         self.user = user
         self._password = password
         self.timeout = timeout
@@ -106,7 +107,7 @@ class DumontClient:
                 self.login()
             headers["Authorization"] = f"Bearer {self._token}"
         if self.limiter is not None:
-            self.limiter.acquire()
+            self.limiter.acquire(endpoint_of(method, path))
         try:
             return self.session.request(method, self.base_url + path, params=params, json=json,
                                         headers=headers, timeout=timeout or self.timeout,
@@ -124,11 +125,15 @@ class DumontClient:
             self.login()
             response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth)
         counters["status"] = response.status_code
+        error = None
         if response.status_code >= 400:
             error = ApiError(method, path, response.status_code, _error_text(response),
                              parse_retry_after(response.headers.get("Retry-After")))
             if error.rate_limited:
                 counters["rate_limited"] += 1
+        if self.limiter is not None:
+            self.limiter.answered(endpoint_of(method, path), rate_limited=bool(error and error.rate_limited))
+        if error is not None:
             raise error
         if not response.content:
             return {}

@@ -40,6 +40,10 @@ class Clock:
         """What ``wall_seconds`` measured here amount to in the target's (real-world) time."""
         return wall_seconds * self.scale
 
+    def wall_rate(self, per_real_second: float) -> float:
+        """A rate of the target's time (events per real second) as events per wall second here."""
+        return per_real_second * self.scale
+
     @staticmethod
     def now() -> float:
         return time.monotonic()

@@ -1,9 +1,12 @@
-"""One request budget for the whole run, shared by every process of it.
+"""One request budget per endpoint for the whole run, shared by every process of it, and polite.
 
-Rate limits are per identity and shared by all parallel workers (known
-trap: one limiter per run, not per process). The bucket lives in a small
-file locked with ``flock``, so journeys running in separate processes draw
-from the same tokens.
+The provider limits each endpoint and identity to a minimum interval between
+calls, with small bursts, and its limits are shared by every parallel worker
+(docs/known-traps.md: one limiter per run, not per process). So the run keeps
+one token bucket per endpoint (the route with its ids blanked) in a small file
+locked with ``flock``. A rate-limited answer halves that endpoint's rate; each
+answer that was not rate limited gives back a little, up to the configured
+rate — the adaptive way cloud SDKs retry.
 """
 
 from __future__ import annotations
@@ -11,12 +14,24 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 from pathlib import Path
 
+_IDS = re.compile(r"/(\d+|[0-9a-f]{8,})(?=/|$)")
+#: A rate limit answer halves the rate, down to this share of the configured rate at the least.
+SLOWEST = 1 / 16
+#: Each answer that was not rate limited brings the rate back by this share of the configured rate.
+RECOVERY = 1 / 20
 
-class SharedTokenBucket:
-    """``rate`` requests per second on average, ``burst`` at once, across processes."""
+
+def endpoint_of(method: str, path: str) -> str:
+    """``GET /api/v1/instances/31000001`` → ``GET /api/v1/instances/{id}``."""
+    return f"{method} {_IDS.sub('/{id}', path)}"
+
+
+class SharedRequestBudget:
+    """``rate`` requests per second per endpoint on average, ``burst`` at once, across processes."""
 
     def __init__(self, path: Path, rate: float, burst: float, sleep=time.sleep, clock=time.time):
         self.path = Path(path)
@@ -27,34 +42,62 @@ class SharedTokenBucket:
         self.waited = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def _take(self) -> float:
-        """Take a token if there is one; else how long until there will be."""
+    def _locked(self, change):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 4096)
-            now = self._clock()
+            raw = os.read(fd, 1 << 20)
             try:
                 state = json.loads(raw) if raw else {}
-                tokens, stamp = float(state["tokens"]), float(state["t"])
-            except (ValueError, KeyError, TypeError):
-                tokens, stamp = self.burst, now
-            tokens = min(self.burst, tokens + max(0.0, now - stamp) * self.rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            if not wait:
-                tokens -= 1
+                if not isinstance(state, dict):
+                    state = {}
+            except ValueError:
+                state = {}
+            answer = change(state)
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"tokens": tokens, "t": now}).encode())
-            return wait
+            os.write(fd, json.dumps(state).encode())
+            return answer
         finally:
             os.close(fd)   # closing releases the lock
 
-    def acquire(self) -> None:
-        """Block until this process may send one request."""
+    def _bucket(self, state: dict, endpoint: str, now: float) -> dict:
+        bucket = state.get(endpoint)
+        if not isinstance(bucket, dict) or not {"tokens", "t", "rate"} <= set(bucket):
+            bucket = state[endpoint] = {"tokens": self.burst, "t": now, "rate": self.rate}
+        bucket["tokens"] = min(self.burst, bucket["tokens"] + max(0.0, now - bucket["t"]) * bucket["rate"])
+        bucket["t"] = now
+        return bucket
+
+    def _take(self, endpoint: str) -> float:
+        """Take a token if there is one; else how long until there will be."""
+        def take(state: dict) -> float:
+            bucket = self._bucket(state, endpoint, self._clock())
+            if bucket["tokens"] >= 1:
+                bucket["tokens"] -= 1
+                return 0.0
+            return (1 - bucket["tokens"]) / bucket["rate"]
+        return self._locked(take)
+
+    def acquire(self, endpoint: str = "") -> None:
+        """Block until this process may send one request to ``endpoint``."""
         while True:
-            wait = self._take()
+            wait = self._take(endpoint)
             if not wait:
                 return
             self.waited += wait
             self._sleep(wait)
+
+    def answered(self, endpoint: str, rate_limited: bool) -> None:
+        """Slow down at once on a rate limit; recover slowly otherwise."""
+        def adapt(state: dict) -> None:
+            bucket = self._bucket(state, endpoint, self._clock())
+            if rate_limited:
+                bucket["rate"] = max(self.rate * SLOWEST, bucket["rate"] / 2)
+                bucket["tokens"] = min(bucket["tokens"], 0.0)
+            else:
+                bucket["rate"] = min(self.rate, bucket["rate"] + self.rate * RECOVERY)
+        self._locked(adapt)
+
+    def rate_of(self, endpoint: str) -> float:
+        return self._locked(lambda state: self._bucket(state, endpoint, self._clock())["rate"])

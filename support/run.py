@@ -17,7 +17,7 @@ from support.interrupts import InterruptGuard
 from support.leaks import LeakCheck, check_leaks
 from support.ledger import Ledger, maybe_alive, read_entries
 from support.provider import ProviderListing
-from support.ratelimit import SharedTokenBucket
+from support.ratelimit import SharedRequestBudget
 from support.resources import Kind, kinds
 from support.spending import Budget, SpendGuard
 from support.ssh import SshKey
@@ -51,10 +51,10 @@ class Run:
         """Reach the target and log in; :class:`ConfigError` with one line when that fails."""
         target = start_target(config)
         clock = Clock(target.time_scale)
-        # One request budget for every process of the run (parallel workers share the file).
-        limiter = SharedTokenBucket(config.ledger_path.with_name(".request-budget"),
-                                    rate=clock.scale * config.max_requests_per_second,
-                                    burst=max(1.0, config.max_requests_per_second * 2))
+        # One request budget per endpoint for every process of the run (parallel workers share the file).
+        limiter = SharedRequestBudget(config.ledger_path.with_name(".request-budget"),
+                                      rate=clock.wall_rate(config.max_requests_per_second),
+                                      burst=max(1.0, config.max_requests_per_second))
         client = DumontClient(target.url, config.user, config.password, timeout=config.request_timeout,
                               backoff=BackoffPolicy(clock=clock), call_log=CallLog(), limiter=limiter)
         try:

@@ -465,3 +465,16 @@ def test_each_create_is_authorised_once_with_what_it_rents(server, make_client):
     assert len(server.seen("POST", INSTANCES)) == 2                   # resent once after a 500 ...
     [call] = client.spend_guard.calls                                  # ... but authorised once
     assert call.offer_id == 77 and call.rents == ("gpu", "standby")
+
+
+def test_requests_go_through_one_budget_per_endpoint_that_slows_down_on_a_rate_limit(server, make_client, tmp_path):
+    from support.ratelimit import SharedRequestBudget, endpoint_of
+
+    budget = SharedRequestBudget(tmp_path / "budget", rate=10, burst=2, sleep=lambda s: None)
+    client = make_client(limiter=budget, backoff=NO_JITTER)
+    server.fault("GET", BALANCE, reply(429, "API requests too frequent"))
+    client.balance()
+    assert budget.rate_of(endpoint_of("GET", BALANCE)) == pytest.approx(10 / 2 + 10 / 20)   # halved, then one back
+    assert budget.rate_of(endpoint_of("GET", f"{INSTANCES}/7")) == 10                       # others untouched
+    assert endpoint_of("GET", f"{INSTANCES}/31000001") == "GET /api/v1/instances/{id}"
+    assert endpoint_of("DELETE", f"{API}/snapshots/d9f656691b9b4e7e") == "DELETE /api/v1/snapshots/{id}"
