@@ -6,8 +6,9 @@ import pytest
 
 from tests.behave_run import run_behave
 
-TIME_TOLERANCE = 0.05
-COST_TOLERANCE = 0.01
+#: The sandbox stamps an event and makes it visible in one step of its single-threaded event loop, on
+#: the same system clock as the suite: they differ only by clock reads (wall seconds).
+CLOCK_ALLOWANCE = 0.002
 
 
 def transitions(events: list[dict], instance_id) -> list[dict]:
@@ -40,13 +41,23 @@ def test_instance_journey_leaves_nothing_alive(journey, sandbox_server):
     assert set(fates.values()) == {"deleted"}
 
 
+def first_phase(metrics: dict, name: str) -> dict:
+    return next(p for p in metrics["phases"] if p["name"] == name)
+
+
 def test_reported_cost_matches_billing(journey, sandbox_server):
+    """The suite bills each machine from the moments it saw it change state; each moment is known to within
+    its bracket, so the cost is known to within the price × those brackets — and the truth lies there."""
     billed = {str(r["id"]): r["cost"] for r in sandbox_server.admin.billing()["resources"]}
+    metrics = journey.metrics["journeys"][0]
+    scale = journey.metrics["run"]["time_scale"]
+    # Where billing changes: made (within the create), stopped, running again, deleted (within the delete).
+    boundaries = sum(first_phase(metrics, name)["uncertainty_seconds"] for name in ("running", "pause", "resume"))
+    boundaries += first_phase(metrics, "delete")["seconds"] + 2 * CLOCK_ALLOWANCE
     for machine in journey.metrics["machines"]:
-        truth = billed[machine["id"]]
-        assert machine["cost"] == pytest.approx(truth, rel=COST_TOLERANCE), machine
-    assert journey.metrics["run"]["total_cost"] == pytest.approx(
-        sum(billed[m["id"]] for m in journey.metrics["machines"]), rel=COST_TOLERANCE)
+        allowance = machine["price_per_hour"] * scale / 3600 * boundaries
+        assert abs(machine["cost"] - billed[machine["id"]]) <= allowance, (machine, billed[machine["id"]], allowance)
+    assert journey.metrics["run"]["total_cost"] == pytest.approx(sum(m["cost"] for m in journey.metrics["machines"]))
 
 
 def test_reported_phase_times_match_ground_truth(journey, sandbox_server):
@@ -66,11 +77,14 @@ def test_reported_phase_times_match_ground_truth(journey, sandbox_server):
         "pause": stopped - pause_requested,
         "resume": resumed - resume_requested,
     }
-    reported = {p["name"]: p["seconds"] for p in reversed(metrics["phases"])}  # first occurrence wins
+    reported = {p["name"]: p for p in reversed(metrics["phases"])}  # first occurrence wins
     for phase, seconds in truth.items():
-        assert reported[phase] == pytest.approx(seconds, rel=TIME_TOLERANCE), (phase, reported[phase], seconds)
-    assert metrics["time_to_running"] == reported["running"]
-    assert metrics["time_to_ssh_ready"] == reported["ssh"]
+        measured = reported[phase]
+        # The truth lies within the interval the suite reported, whatever the load on the machine.
+        assert abs(measured["seconds"] - seconds) <= measured["uncertainty_seconds"] + CLOCK_ALLOWANCE, (
+            phase, measured, seconds)
+    assert metrics["time_to_running"] == reported["running"]["seconds"]
+    assert metrics["time_to_ssh_ready"] == reported["ssh"]["seconds"]
 
 
 def test_report_is_printed_and_saved(journey):
