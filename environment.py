@@ -40,6 +40,7 @@ def before_scenario(context, scenario):
                                         list(scenario.effective_tags),
                                         plan_for(scenario, context._runner.step_registry))
     run.spend_guard.begin(journey)          # the guard at the point of spending, whatever the tags say
+    run.progress.journey = journey.metrics.test_name
     reason = run.spend_refusal(scenario.effective_tags, journey.plan)
     if reason:
         journey.metrics.finish("skipped", reason)

@@ -120,6 +120,7 @@ class Config:
     ledger_path: Path
     sandbox_time_scale: float
     sandbox_seed: int | None
+    progress_file: Path | None = None      # where the parallel runner reads this worker's progress
 
     @property
     def uses_sandbox(self) -> bool:
@@ -376,6 +377,7 @@ def load(userdata: Mapping[str, str] | None = None,
         ledger_path=Path(reader.text("DUMONT_LEDGER") or reports_dir(userdata, environ, dotenv_path) / "ledger.jsonl"),
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
+        progress_file=Path(reader.text("DUMONT_PROGRESS_FILE")) if reader.text("DUMONT_PROGRESS_FILE") else None,
     )
     if config.api_url and config.allow_spend and config.ssh_key_path is None:
         # The real server ignores the key we would generate: without a registered key every SSH

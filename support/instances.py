@@ -96,7 +96,8 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
     waited = wait_for(phase, lambda: look(run, machine),
                       until=lambda i: i is not None and i.get("actual_status") == "running",
                       fail_if=_failure_reason, describe=describe, limit=limit, clock=run.clock,
-                      polling=run.polling, since=machine.boot, expected=journey.expected(phase))
+                      polling=run.polling, since=machine.boot, expected=journey.expected(phase),
+                      progress=run.progress)
     journey.record(phase, machine.boot, waited.span)
     journey.machine_state(machine.resource, "running", waited.event.epoch)
     machine.view = waited.value
@@ -122,7 +123,7 @@ def connect(journey: Journey) -> None:
         else None
     session, waited = wait_for_ssh(host, port, run.config.ssh_user, run.key, limit=run.timeouts.ssh,
                                    clock=run.clock, polling=run.polling, since=machine.boot, not_before=running,
-                                   expected=journey.expected(ssh_history(machine)),
+                                   expected=journey.expected(ssh_history(machine)), progress=run.progress,
                                    gone_for_good=lambda: _failure_reason(look(run, machine)))
     journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
     machine.session = session
@@ -164,7 +165,7 @@ def wait_stopped(journey: Journey, phase: str = "pause") -> Waited:
                       fail_if=lambda i: "the instance is gone (GET 404 and absent from the list) while pausing"
                       if i is None else None,
                       describe=describe, limit=run.timeouts.pause, clock=run.clock, polling=run.polling,
-                      since=machine.paused, expected=journey.expected(phase))
+                      since=machine.paused, expected=journey.expected(phase), progress=run.progress)
     journey.record(phase, machine.paused, waited.span)
     journey.machine_state(machine.resource, "stopped", waited.event.epoch)
     machine.view = waited.value

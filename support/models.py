@@ -98,7 +98,8 @@ def install(journey: Journey, name: str) -> InstalledModel:
     what = f"installing model {name}"
     start = Moment.now()
     try:
-        result = session.run(command, timeout=run.clock.wall(run.timeouts.model_install))
+        with run.progress.waiting("model_install", run.timeouts.model_install):
+            result = session.run(command, timeout=run.clock.wall(run.timeouts.model_install))
     except (TimeoutError, OSError, paramiko.SSHException) as error:
         journey.attach(f"ssh: {what}", f"$ {command}\n{error}\n")
         raise instances.explain(journey, "model_install", error, start) from None

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from behave.parser import parse_file
 
 from support import allure_out, report
 from support import config as configuration
+from support.progress import read_status, worker_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,8 +125,33 @@ class Runner:
                     "DUMONT_RUN_ID": f"{self.config.run_id}-w{index}", "DUMONT_LEDGER": str(self.config.ledger_path),
                     # One budget for the whole run: every worker reserves from the same file.
                     "DUMONT_BUDGET_RUN": self.config.budget_run,
+                    "DUMONT_PROGRESS_FILE": str(self._progress_file(index)),
                     "PYTHONUNBUFFERED": "1"})
         return env
+
+    def _progress_file(self, index: int) -> Path:
+        return self.workers_dir / str(index) / "progress.json"
+
+    def _show_progress(self, done: threading.Event, stream=None, every: float = 30.0) -> None:
+        """While workers run: one line per worker with its journey and phase (redrawn in place on a
+        terminal, every ``every`` seconds otherwise)."""
+        stream = stream or sys.__stderr__
+        live = stream.isatty()
+        drawn, last = 0, time.monotonic()
+        while not done.wait(0.5 if live else 1.0):
+            statuses = {str(i): read_status(self._progress_file(i)) or {} for i, p in list(self.procs.items())
+                        if p.poll() is None}
+            lines = worker_lines(statuses)
+            if live:
+                stream.write(("\033[F\033[K" * drawn) + "".join(f"{line[:200]}\n" for line in lines))
+                drawn = len(lines)
+            elif lines and time.monotonic() - last >= every:
+                last = time.monotonic()
+                stream.write("".join(f"{line}\n" for line in lines))
+            stream.flush()
+        if live and drawn:
+            stream.write("\033[F\033[K" * drawn)
+            stream.flush()
 
     def _run_one(self, index: int, unit: Unit, url: str) -> int:
         if self.interrupted:
@@ -154,12 +181,17 @@ class Runner:
         numbered = list(enumerate(self.units))
         shared = [item for item in numbered if not item[1].serial]
         serial = [item for item in numbered if item[1].serial]
+        done = threading.Event()
+        shower = threading.Thread(target=self._show_progress, args=(done,), name="progress", daemon=True)
+        shower.start()
         try:
             with ThreadPoolExecutor(max_workers=self.jobs) as pool:
                 codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), shared))
             # The @serial scenarios change account-wide settings: they run alone, one after another.
             codes += [self._run_one(index, unit, url) for index, unit in serial]
         finally:
+            done.set()
+            shower.join(2.0)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         self._merge(started, time.time())

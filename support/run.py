@@ -16,6 +16,7 @@ from support.errors import LoginFailed
 from support.interrupts import InterruptGuard
 from support.leaks import LeakCheck, check_leaks
 from support.ledger import Ledger, maybe_alive, read_entries
+from support.progress import Progress
 from support.provider import ProviderListing
 from support.ratelimit import SharedRequestBudget
 from support.resources import Kind, kinds
@@ -40,6 +41,7 @@ class Run:
     kinds: dict[str, Kind]
     spend_guard: SpendGuard
     history: TimingHistory
+    progress: Progress
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
     leak_check: LeakCheck | None = None
@@ -78,7 +80,8 @@ class Run:
                    ledger=Ledger(config.ledger_path, config.run_id, target.key), key=key,
                    guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard,
                    history=TimingHistory(config.reports_dir / "phase-history.jsonl",
-                                         "sandbox" if target.is_sandbox else target.url))
+                                         "sandbox" if target.is_sandbox else target.url),
+                   progress=Progress(clock, status_file=config.progress_file))
 
     @property
     def timeouts(self) -> Timeouts:

@@ -17,7 +17,7 @@ def take(journey: Journey) -> TakenSnapshot:
     pending = journey.cleanup.expect(SNAPSHOT, label, f"snapshot labelled {label}", settle=run.timeouts.snapshot)
     try:
         # The server answers when the archive is done: the read timeout is the snapshot's time limit.
-        with journey.phase("snapshot") as start:
+        with journey.phase("snapshot") as start, run.progress.waiting("snapshot", run.timeouts.snapshot):
             body = run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
                                               timeout=run.clock.wall(run.timeouts.snapshot))
     except ApiError:
@@ -63,7 +63,7 @@ def restore_on_new_instance(journey: Journey) -> None:
     machine = instances.create(journey)
     instances.wait_running(journey, phase="restore_running")
     instances.connect(journey)
-    with journey.phase("restore_apply"):
+    with journey.phase("restore_apply"), run.progress.waiting("restore", run.timeouts.restore):
         body = run.client.restore_snapshot(taken.id, machine.id, timeout=run.clock.wall(run.timeouts.restore))
     if body.get("errors"):
         raise AssertionError(f"restore of {taken.id} reported errors: {body['errors']}")

@@ -139,7 +139,7 @@ class SshSession:
 
 def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, clock: Clock, polling: Polling,
                  since: Moment | None = None, not_before: float | None = None, phase: str = "ssh",
-                 expected=None, gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
+                 expected=None, progress=None, gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
     """Connect as soon as the machine accepts us; bounded by ``limit`` (real seconds).
 
     A refused connection or key is an observation ("not yet"); a connection
@@ -164,7 +164,7 @@ def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, 
             raise NotYet(_ssh_reason(error)) from None
 
     waited = wait_for(phase, probe_quietly, until=lambda s: s is not None, limit=limit, clock=clock,
-                      polling=polling, since=since, not_before=not_before, expected=expected)
+                      polling=polling, since=since, not_before=not_before, expected=expected, progress=progress)
     return waited.value, waited
 
 

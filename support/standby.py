@@ -78,7 +78,8 @@ def wait_syncing(journey: Journey) -> dict:
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=machine.made, expected=journey.expected("standby_ready"))
+                      since=machine.made, expected=journey.expected("standby_ready"),
+                      progress=run.progress)
     journey.record("standby_ready", machine.made, waited.span)
     standby.association = waited.value
     journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},
@@ -107,7 +108,7 @@ def wait_for_sync_after_writes(journey: Journey) -> None:
     target = journey.standby("it waits for a sync").sync_count_after_writes + 2
     limit = 3 * run.config.standby_sync_interval + run.timeouts.failover / 10
     wait_for("sync", lambda: sync_count(journey), until=lambda n: n >= target, limit=limit, clock=run.clock,
-             polling=run.polling, describe=lambda n: f"sync_count={n}, waiting for {target}")
+             polling=run.polling, describe=lambda n: f"sync_count={n}, waiting for {target}", progress=run.progress)
 
 
 def connect_standby(journey: Journey, since: Moment):
@@ -116,7 +117,7 @@ def connect_standby(journey: Journey, since: Moment):
     cpu = assoc.get("cpu_standby") or {}
     session, _ = wait_for_ssh(cpu.get("ip") or "127.0.0.1", int(cpu.get("ssh_port") or 22),
                               run.config.ssh_user, run.key, limit=run.timeouts.failover, clock=run.clock,
-                              polling=run.polling, since=since, phase="standby ssh")
+                              polling=run.polling, since=since, phase="standby ssh", progress=run.progress)
     return session
 
 
@@ -182,7 +183,7 @@ def wait_failover(journey: Journey) -> None:
     waited = wait_for("failover", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "failover_active",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=since, expected=journey.expected("detect"))
+                      since=since, expected=journey.expected("detect"), progress=run.progress)
     journey.record("detect", since, waited.span)
     model = journey.model("the standby's copy of it can be checked")
     with journey.phase("standby_verify"):
@@ -238,7 +239,7 @@ def fail_back(journey: Journey) -> None:
     waited = wait_for("failback", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=start)
+                      since=start, progress=run.progress)
     new_id = waited.value.get("new_gpu_instance_id")
     if new_id and str(new_id) != machine.resource.id:
         machine = _adopt_new_gpu(journey, machine, new_id, start)

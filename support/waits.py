@@ -16,6 +16,7 @@ makes a late answer look early.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -83,7 +84,7 @@ TRANSIENT = (ConnectionProblem, ConnectionError, TimeoutError, OSError)
 
 def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], bool], limit: float,
              clock: Clock, polling: Polling, since: Moment | None = None, not_before: float | None = None,
-             expected: Expected | None = None,
+             expected: Expected | None = None, progress=None,
              fail_if: Callable[[Any], str | None] | None = None,
              describe: Callable[[Any], str] = repr,
              now: Callable[[], float] = time.monotonic,
@@ -94,6 +95,7 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     request); ``not_before`` (monotonic) is when the event is known not to have
     happened yet, if that is later (SSH cannot answer before the machine runs).
     ``expected`` is where earlier runs saw the event: polls are dense there and sparse elsewhere.
+    ``progress`` (support.progress.Progress) shows the phase and the last state while it runs.
     ``fail_if(value)`` returns a reason to stop at once. Transient
     probe errors (no answer, a rate limit, a 5xx) count as "not yet", tell
     nothing about when the event happened, and are reported as the last state
@@ -101,6 +103,15 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     """
     started = now()
     since = since or Moment(started, started)
+    shown = progress.waiting(phase, limit, since.earliest) if progress is not None else nullcontext()
+    with shown:
+        return _poll(phase, probe, until=until, limit=limit, clock=clock, polling=polling, since=since,
+                     not_before=not_before, expected=expected, fail_if=fail_if, describe=describe, now=now,
+                     sleep=sleep, started=started, seen=progress.seen if progress is not None else None)
+
+
+def _poll(phase, probe, *, until, limit, clock, polling, since, not_before, expected, fail_if, describe, now,
+          sleep, started, seen) -> Waited:
     deadline = since.earliest + clock.wall(limit)
     last_state = "nothing observed yet"
     last_no_sent = max(since.earliest, not_before or since.earliest)
@@ -118,9 +129,9 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
             if error.permanent:
                 raise
             last_state = str(error)
-        except NotYet as seen:
+        except NotYet as not_yet:
             last_no_sent = sent
-            last_state = str(seen)
+            last_state = str(not_yet)
         except TRANSIENT as error:
             last_state = f"{type(error).__name__}: {error}"
         else:
@@ -134,6 +145,8 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
                 reason = fail_if(value)
                 if reason:
                     raise PhaseFailed(phase, reason, clock.real(answered - since.earliest))
+        if seen is not None:
+            seen(last_state)
         current = now()
         if current >= deadline:
             raise PhaseTimeout(phase, limit, last_state, clock.real(current - since.earliest), clock.scale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from support.errors import PhaseFailed
 from support.journey import Journey, Machine
 from support.ledger import Ledger
 from support.models import compare, install_command, parse_listing
+from support.progress import Progress
 from support.resources import Resource
 from support.ssh import CommandResult
 from support.timings import TimingHistory
@@ -115,6 +117,7 @@ def journey_with(session, tmp_path) -> Journey:
         target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
         ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
         history=TimingHistory(tmp_path / "phase-history.jsonl", "sandbox"),
+        progress=Progress(Clock(60), stream=io.StringIO(), live=False),
         client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
         journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
     journey = Journey(run, "a scenario", "x.feature", [])
