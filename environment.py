@@ -10,7 +10,8 @@ import atexit
 
 from support import config as configuration
 from support import report
-from support.allure_out import attach_journey, attach_recorded, write_run_files
+from support.allure_out.finish import write_run_files
+from support.allure_out.publish import attach_journey, attach_recorded
 from support.gherkin import plan_for
 from support.journey import Journey
 from support.redact import redact

@@ -2,7 +2,7 @@
 
 Both read the plain data of metrics.json (``support.report.summarize``), so
 they can be drawn again from a saved metrics.json. They are saved under the
-reports directory and attached to Allure (``support.allure_out``).
+reports directory and attached to Allure (``support.allure_out.results_dir.attach_charts``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import math
 from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from support.files import write_atomically
 
 TEXT = {
     "pt": {"timeline": "Linha do tempo das jornadas", "journey_timeline": "Linha do tempo: {name}",
@@ -240,8 +242,5 @@ def write_charts(summary: dict, reports_dir: Path, language: str = "en") -> dict
     }
     paths = {}
     for name, (path, svg) in charts.items():
-        partial = path.with_suffix(".svg.partial")
-        partial.write_text(svg, encoding="utf-8")
-        partial.replace(path)
-        paths[name] = path
+        paths[name] = write_atomically(path, svg)
     return paths

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from behave.parser import parse_file
 
-from support import allure_out, report
 from support import config as configuration
+from support import report
+from support.allure_out.finish import finish_merged_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,7 +193,7 @@ def merge_folders(reports_dir: Path, parent: Path, language: str, started: float
     ended = ended or max(report.parse_iso(s["run"]["ended_at"]) for s in summaries)
     summary = merge(summaries, started, ended)
     text = report.write(summary, reports_dir, language)
-    allure_out.finish_merged_run(reports_dir, summary, language, parent)
+    finish_merged_run(reports_dir, summary, language, parent)
     out("\n" + text)
     return summary
 

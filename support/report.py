@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
+from support.files import write_atomically
 from support.metrics import JourneyMetrics, iso
 
 TEXT = {
@@ -165,13 +165,13 @@ def render(summary: dict, language: str) -> str:
 def write(summary: dict, reports_dir: Path, language: str) -> str:
     """Write metrics.json and the text report (and mark interrupted scenarios in the JUnit XML); return the text."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    write_atomically(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
     try:
         mark_interrupted_in_junit(reports_dir / "junit", summary)
     except (OSError, ElementTree.ParseError) as error:
         print(f"warning: could not mark interrupted scenarios in the JUnit XML: {error}", file=sys.stderr)
     text = render(summary, language)
-    _atomic_write(reports_dir / f"report-{language}.txt", text + "\n")
+    write_atomically(reports_dir / f"report-{language}.txt", text + "\n")
     return text
 
 
@@ -207,13 +207,5 @@ def mark_interrupted_in_junit(junit_dir: Path, summary: dict) -> int:
             dirty = True
             changed += 1
         if dirty:
-            partial = path.with_name(path.name + ".partial")
-            tree.write(partial, encoding="utf-8", xml_declaration=True)
-            os.replace(partial, path)
+            write_atomically(path, ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True))
     return changed
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)

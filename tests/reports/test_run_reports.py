@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from support.allure_out import CATEGORIES
+from support.allure_out.categories import CATEGORIES
 from support.report import format_cost, render
 from tests.reports.conftest import LABEL, ROOT, STATUSES
 

@@ -155,3 +155,24 @@ def test_write_produces_metrics_and_text(tmp_path):
     assert (tmp_path / "reports" / "report-pt.txt").read_text(encoding="utf-8") == text + "\n"
     assert json.loads((tmp_path / "reports" / "metrics.json").read_text(encoding="utf-8")) == summary
     assert not list((tmp_path / "reports").glob("*.partial"))
+
+
+def test_write_atomically_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path, monkeypatch):
+    import os
+
+    from support import files
+
+    target = tmp_path / "metrics.json"
+    files.write_atomically(target, "old")
+    assert target.read_text() == "old"
+    files.write_atomically(target, b"\xc3\xa9 bytes")
+    assert target.read_text(encoding="utf-8") == "é bytes"
+
+    def no_rename(source, destination):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError, match="disk full"):
+        files.write_atomically(target, "new")
+    assert target.read_text(encoding="utf-8") == "é bytes"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]       # no partial file left
