@@ -15,6 +15,7 @@ from support.allure_out.publish import attach_journey, attach_recorded
 from support.gherkin import plan_for
 from support.journey import Journey
 from support.redact import redact
+from support.reporting.summary import summarize_run
 from support.run import Run
 
 
@@ -92,7 +93,7 @@ def finish_run(run) -> None:
             run.spend_guard.end(journey.spent())
             journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         run.check_leaks()
-        summary = report.summarize(run)
+        summary = summarize_run(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)
         write_run_files(run, summary)
         print("\n" + redact(text, run.secrets()), flush=True)

@@ -1,6 +1,6 @@
 """Pictures of a run, as SVG written by hand: a timeline (Gantt) of each journey's phases, and cost per journey.
 
-Both read the plain data of metrics.json (``support.report.summarize``), so
+Both read the plain data of metrics.json (``support.reporting.summary.summarize``), so
 they can be drawn again from a saved metrics.json. They are saved under the
 reports directory and attached to Allure (``support.allure_out.results_dir.attach_charts``).
 """

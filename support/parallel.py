@@ -27,6 +27,7 @@ from behave.parser import parse_file
 from support import config as configuration
 from support import report
 from support.allure_out.finish import finish_merged_run
+from support.reporting.summary import summarize_merged
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,39 +73,6 @@ def shard(units: list[Unit], spec: str | None) -> list[Unit]:
     if not 1 <= index <= count:
         raise ValueError(f"--shard {spec}: expected i/n with 1 <= i <= n")
     return [unit for position, unit in enumerate(units) if position % count == index - 1]
-
-
-def merge(summaries: list[dict], started_at: float, ended_at: float) -> dict:
-    """One run's summary from the workers' metrics.json files."""
-    if not summaries:
-        raise ValueError("no worker produced metrics")
-    first = summaries[0]
-    journeys = [j for s in summaries for j in s["journeys"]]
-    ran = [j for j in journeys if j["status"] != "skipped"]
-
-    def mean(key):
-        values = [j[key] for j in journeys if j.get(key)]
-        return sum(values) / len(values) if values else None
-
-    api = {key: sum(s["api"].get(key, 0) for s in summaries) for key in first["api"]}
-    run = dict(first["run"])
-    run.update({
-        "id": run["id"].rsplit("-w", 1)[0], "label": run["label"].rsplit("-w", 1)[0],
-        "started_at": report.iso(started_at), "ended_at": report.iso(ended_at),
-        "duration_seconds": round(ended_at - started_at, 3),
-        "total_cost": round(sum(s["run"]["total_cost"] for s in summaries), 6),
-        "interrupted": next((s["run"]["interrupted"] for s in summaries if s["run"]["interrupted"]), None),
-        "success_rate": (sum(j["success"] for j in ran) / len(ran)) if ran else None,
-        "workers": len(summaries),
-    })
-    return {**first, "run": run, "journeys": journeys,
-            "machines": [m for s in summaries for m in s["machines"]],
-            "leaks": [leak for s in summaries for leak in s["leaks"]],
-            "leak_check_warnings": [w for s in summaries for w in s.get("leak_check_warnings", [])],
-            "api": api,
-            "metrics": {"mean_time_to_running": mean("time_to_running"),
-                        "mean_time_to_failover": mean("time_to_failover"),
-                        "mean_time_to_restore": mean("time_to_restore")}}
 
 
 class Runner:
@@ -189,9 +157,7 @@ def merge_folders(reports_dir: Path, parent: Path, language: str, started: float
     if not summaries:
         out(f"nothing to merge: no metrics.json under {parent}")
         return None
-    started = started or min(report.parse_iso(s["run"]["started_at"]) for s in summaries)
-    ended = ended or max(report.parse_iso(s["run"]["ended_at"]) for s in summaries)
-    summary = merge(summaries, started, ended)
+    summary = summarize_merged(summaries, started, ended)
     text = report.write(summary, reports_dir, language)
     finish_merged_run(reports_dir, summary, language, parent)
     out("\n" + text)

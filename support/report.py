@@ -1,16 +1,16 @@
-"""The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English) and metrics.json."""
+"""The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English), written with metrics.json.
+
+Both come from the run summary (:mod:`support.reporting.summary`), plain data; nothing here computes a figure.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
 from support.files import write_atomically
-from support.metrics import JourneyMetrics, iso
 
 TEXT = {
     "pt": {
@@ -43,9 +43,6 @@ TEXT = {
     },
 }
 
-#: Version of metrics.json's shape (schemas/metrics.schema.json); raise it when the shape changes.
-SCHEMA_VERSION = 1
-
 ICONS = {"passed": "✅", "failed": "❌", "interrupted": "⏹️", "skipped": "⏭️", "running": "❌"}
 
 
@@ -57,54 +54,9 @@ def format_duration(seconds: float, language: str) -> str:
     return f"{minutes} {words['min']} {rest} {words['sec']}"
 
 
-def parse_iso(text: str) -> float:
-    """Epoch seconds of an ISO time written by :func:`support.metrics.iso`."""
-    return datetime.fromisoformat(text).timestamp()
-
-
 def format_cost(dollars: float) -> str:
     """Dollars with cents, or with four decimals under a dollar so small sandbox costs stay visible."""
     return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
-
-
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v]
-    return sum(values) / len(values) if values else None
-
-
-def summarize(run, ended_at: float | None = None) -> dict:
-    """Everything the reports show, as plain data (this is metrics.json)."""
-    ended_at = ended_at or time.time()
-    journeys: list[JourneyMetrics] = [j.metrics for j in run.journeys]
-    ran = [j for j in journeys if j.status != "skipped"]
-    machines = [dict(m.__dict__, journey=j.test_name) for j in journeys for m in j.machines]
-    for machine in machines:
-        machine["created_at"] = iso(machine["created_at"])
-        machine["deleted_at"] = iso(machine["deleted_at"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run": {
-            "id": run.config.run_id, "label": run.config.run_label,
-            "target": run.target.mode, "url": run.target.url, "time_scale": run.target.time_scale,
-            "server_version": run.target.version, "started_at": iso(run.started_at), "ended_at": iso(ended_at),
-            "duration_seconds": round(ended_at - run.started_at, 3),
-            "total_cost": round(sum(j.total_cost for j in journeys), 6),
-            "interrupted": run.guard.received,
-            "success_rate": (sum(j.success for j in ran) / len(ran)) if ran else None,
-        },
-        "metrics": {
-            "mean_time_to_running": _mean([j.time_to_running for j in journeys]),
-            "mean_time_to_failover": _mean([j.time_to_failover for j in journeys]),
-            "mean_time_to_restore": _mean([j.time_to_restore for j in journeys]),
-        },
-        "journeys": [j.to_dict() for j in journeys],
-        "machines": machines,
-        "leaks": run.leak_check.to_dict()["leaks"] if run.leak_check else [],
-        "leak_check_warnings": ([f"could not list {what}: {why}" for what, why in run.leak_check.unchecked.items()]
-                                if run.leak_check else ["the leak check did not run"]),
-        "api": run.client.call_log.summary(),
-        "config": run.config.public_view(),
-    }
 
 
 def render(summary: dict, language: str) -> str:

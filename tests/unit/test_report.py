@@ -1,4 +1,5 @@
-"""support.report: the brief's final report in Portuguese and English, and metrics.json."""
+"""support.report and support.reporting.summary: the brief's final report in Portuguese and English, and
+metrics.json (one summary for a single process and for merged ones)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from support.client import CallLog, CallRecord
 from support.leaks import LeakCheck
 from support.metrics import JourneyMetrics, MachineRecord
-from support.report import format_duration, render, summarize, write
+from support.report import format_duration, render, write
+from support.reporting.summary import merged_facts, run_facts, run_journeys, summarize, summarize_merged, summarize_run
 
 T0 = 1_800_000_000.0
 
@@ -132,7 +134,7 @@ def fake_run():
 
 
 def test_summarize_from_a_run():
-    summary = summarize(fake_run(), ended_at=T0 + 700)
+    summary = summarize_run(fake_run(), ended_at=T0 + 700)
     run = summary["run"]
     assert run["duration_seconds"] == 700
     assert run["total_cost"] == pytest.approx(0.75)
@@ -148,6 +150,24 @@ def test_summarize_from_a_run():
     assert re.search(r"^Custo total: \$0\.750*$", text, re.M) and "Taxa de sucesso: 50%" in text
     assert "⏭️ Snapshot/Restore" in text
 
+
+def test_a_merged_run_is_summarized_by_the_same_function():
+    """Two workers' metrics.json merged give what one process running both journeys would have given."""
+    run = fake_run()
+    whole = summarize_run(run, ended_at=T0 + 700)
+    workers = []
+    for index, journeys in enumerate((run.journeys[:1], run.journeys[1:])):
+        worker = SimpleNamespace(**{**run.__dict__, "journeys": journeys})
+        worker.config = SimpleNamespace(run_id=f"r9-w{index}", run_label=f"dumont-acc-r9-w{index}",
+                                        public_view=run.config.public_view)
+        workers.append(json.loads(json.dumps(summarize_run(worker, ended_at=T0 + 700))))
+    merged = summarize_merged(workers)
+    assert merged["run"].pop("workers") == 2
+    assert merged["api"] == {key: 2 * value for key, value in whole["api"].items()}   # each worker logs its own
+    merged["api"] = whole["api"]
+    assert merged == json.loads(json.dumps(whole))
+    assert summarize(run_journeys(run), run_facts(run, T0 + 700)) == whole
+    assert merged_facts(workers).id == "r9"
 
 def test_write_produces_metrics_and_text(tmp_path):
     summary = hand_summary()
