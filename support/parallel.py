@@ -22,11 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from behave.configuration import read_configuration
+from behave.model import ScenarioOutline
 from behave.parser import parse_file
 
 from support import config as configuration
 from support import report
 from support.allure_out.finish import finish_merged_run
+from support.files import write_atomically
 from support.reporting.summary import summarize_merged
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +42,7 @@ SERIAL_TAG = "serial"
 
 @dataclass(frozen=True, order=True)
 class Unit:
-    """One scenario (or scenario outline) to run: ``behave <file>:<line>``."""
+    """One scenario (or one example row of a scenario outline) to run: ``behave <file>:<line>``."""
 
     file: str
     line: int
@@ -51,7 +54,19 @@ class Unit:
         return f"{self.file}:{self.line}"
 
 
+def outline_names() -> None:
+    """Name the scenarios of an outline as behave will (behave.ini's ``scenario_outline_annotation_schema``:
+    the outline's name with the row's values in place of its placeholders)."""
+    settings = read_configuration(str(ROOT / "behave.ini"))
+    schema = settings.get("scenario_outline_annotation_schema")
+    if schema:
+        ScenarioOutline.annotation_schema = schema.strip()
+
+
 def discover(paths: list[str]) -> list[Unit]:
+    """Every scenario of the feature files, and every example row of each outline (by the row's line),
+    named as the reports will name it."""
+    outline_names()
     files = []
     for path in paths:
         target = Path(path)
@@ -59,9 +74,9 @@ def discover(paths: list[str]) -> list[Unit]:
     units = []
     for file in files:
         feature = parse_file(str(file))
-        for scenario in feature.scenarios:
-            tags = set(feature.tags) | set(scenario.tags)
-            units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in tags))
+        for item in feature.scenarios:
+            for scenario in (item.scenarios if isinstance(item, ScenarioOutline) else [item]):
+                units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in scenario.effective_tags))
     return sorted(units, key=lambda u: (u.file, u.line))
 
 
@@ -153,7 +168,8 @@ def merge_folders(reports_dir: Path, parent: Path, language: str, started: float
         if metrics.is_file():
             summaries.append(json.loads(metrics.read_text()))
         for result in (folder / "allure-results").glob("*"):
-            shutil.copy2(result, results / result.name)
+            if result.is_file():
+                write_atomically(results / result.name, result.read_bytes())
     if not summaries:
         out(f"nothing to merge: no metrics.json under {parent}")
         return None

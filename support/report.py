@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from support.files import write_atomically
+from support.reporting.junit import mark_interrupted_in_junit
 
 TEXT = {
     "pt": {
@@ -125,39 +126,3 @@ def write(summary: dict, reports_dir: Path, language: str) -> str:
     text = render(summary, language)
     write_atomically(reports_dir / f"report-{language}.txt", text + "\n")
     return text
-
-
-def mark_interrupted_in_junit(junit_dir: Path, summary: dict) -> int:
-    """behave's JUnit reporter writes an interrupted scenario as "untested"/skipped; make it an error that
-    says so, so a CI that reads JUnit does not count it as skipped. Returns how many were changed."""
-    interrupted = {j["test_name"]: j for j in summary["journeys"] if j["status"] == "interrupted"}
-    if not interrupted or not junit_dir.is_dir():
-        return 0
-    signal = summary["run"].get("interrupted") or "an interrupt"
-    changed = 0
-    for path in sorted(junit_dir.glob("TESTS-*.xml")):
-        tree = ElementTree.parse(path)
-        suite = tree.getroot()
-        dirty = False
-        for case in suite.iter("testcase"):
-            journey = interrupted.get(case.get("name"))
-            if journey is None or case.get("status") == "interrupted":
-                continue
-            # behave wrote it as skipped ("untested") or as an error of type KeyboardInterrupt.
-            details = []
-            for outcome, counter in (("skipped", "skipped"), ("failure", "failures"), ("error", "errors")):
-                for element in case.findall(outcome):
-                    details.append(" ".join(filter(None, (element.get("type"), element.get("message")))))
-                    case.remove(element)
-                    suite.set(counter, str(max(0, int(suite.get(counter, "0")) - 1)))
-            error = ElementTree.Element("error", {"type": "Interrupted",
-                                                  "message": f"Interrupted by {signal}; the journey's cleanup ran"})
-            error.text = "\n".join(filter(None, [journey.get("error_message"), *details]))
-            case.insert(0, error)
-            case.set("status", "interrupted")
-            suite.set("errors", str(int(suite.get("errors", "0")) + 1))
-            dirty = True
-            changed += 1
-        if dirty:
-            write_atomically(path, ElementTree.tostring(suite, encoding="utf-8", xml_declaration=True))
-    return changed

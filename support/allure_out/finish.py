@@ -12,6 +12,7 @@ from pathlib import Path
 
 from support.allure_out.completion import complete_results
 from support.allure_out.results_dir import RESULTS, attach_charts, write_metadata
+from support.reporting.junit import mark_interrupted_in_junit, merge_junit
 
 
 def run_steps(steps, warning: str) -> None:
@@ -36,13 +37,12 @@ def write_run_files(run, summary: dict) -> None:
 
 def finish_merged_run(reports: Path, summary: dict, language: str, workers: Path) -> None:
     """After ``support.parallel`` merged its workers' results into ``<reports>/allure-results``: the
-    run-level files and charts of the whole run instead of each worker's, and one JUnit directory.
+    run-level files and charts of the whole run instead of each worker's, and one JUnit directory
+    (one file per feature, without the scenarios a worker did not run).
 
     Each worker already labelled and completed its own results (attachments have unique names, so
     they survive the copy).
     """
-    from support.report import mark_interrupted_in_junit
-
     results = reports / RESULTS
 
     def drop_earlier_runs():
@@ -61,11 +61,7 @@ def finish_merged_run(reports: Path, summary: dict, language: str, workers: Path
     def junit_step():
         target = reports / "junit"
         shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        for worker in sorted(p for p in workers.iterdir() if (p / "junit").is_dir()):
-            for path in sorted((worker / "junit").glob("TESTS-*.xml")):
-                name = path.name if not (target / path.name).exists() else f"{path.stem}-w{worker.name}.xml"
-                shutil.copy2(path, target / name)
+        merge_junit(sorted(p for p in workers.iterdir() if (p / "junit").is_dir()), target)
         mark_interrupted_in_junit(target, summary)
 
     run_steps([("earlier results", drop_earlier_runs), ("worker globals", drop_worker_globals),

@@ -6,6 +6,7 @@ files and never changes it:
 
 * :mod:`support.reporting.summary` — the run summary (metrics.json), one function for a single
   behave process and for a run merged from parallel workers or shards;
+* :mod:`support.reporting.junit` — the JUnit XML: interrupted scenarios marked, workers' files merged;
 * :mod:`support.report` — the final text report (pt/en), and writing it with metrics.json;
 * :mod:`support.charts` — the timeline and cost charts (SVG);
 * :mod:`support.allure_out` — Allure: labels, attachments, run-level files, history;

@@ -18,7 +18,7 @@ from support.allure_out import categories, finish, history, labels, publish, res
 from support.backoff import ApiError, ConnectionProblem
 from support.costs import SpendRefused, check_affordable, choose_cheapest
 from support.interrupts import ScenarioTimeLimit
-from support.report import mark_interrupted_in_junit
+from support.reporting.junit import mark_interrupted_in_junit, merge_junit
 from support.ssh import CommandFailed, CommandResult
 from support.waits import PhaseFailed, PhaseTimeout
 
@@ -229,6 +229,33 @@ def test_junit_marks_interrupted_scenarios(tmp_path, status, outcome, errors, sk
     error = suite.find("testcase/error")
     assert error.get("type") == "Interrupted" and error.get("message").startswith("Interrupted by SIGTERM")
     assert suite.findall("testcase")[1].find("error") is None
+
+
+def test_merged_junit_has_one_file_per_feature_without_phantom_cases(tmp_path):
+    """behave file:line writes the feature's other scenarios as skipped: the merge keeps what each folder ran."""
+    suite = ('<testsuite name="features.failover.F" tests="2" errors="0" failures="{failures}" skipped="1" time="4.5">'
+             '<testcase classname="c" name="A" status="{a}" time="{ta}">{a_outcome}</testcase>'
+             '<testcase classname="c" name="B" status="{b}" time="{tb}">{b_outcome}</testcase></testsuite>')
+    ran = {"0": "A", "1": "B", "2": "Refused"}
+    for worker, name in ran.items():
+        (tmp_path / worker / "junit").mkdir(parents=True)
+        (tmp_path / worker / "metrics.json").write_text(json.dumps({"journeys": [{"test_name": name}]}))
+    (tmp_path / "0" / "junit" / "TESTS-features.failover.xml").write_text(suite.format(
+        failures=0, a="passed", ta="4.5", a_outcome="", b="skipped", tb="0", b_outcome="<skipped />"))
+    (tmp_path / "1" / "junit" / "TESTS-features.failover.xml").write_text(suite.format(
+        failures=1, a="skipped", ta="0", a_outcome="<skipped />", b="failed", tb="2.25",
+        b_outcome='<failure message="boom" />'))
+    (tmp_path / "2" / "junit" / "TESTS-features.quick.xml").write_text(
+        '<testsuite name="q" tests="1" skipped="1"><testcase classname="q" name="Refused" status="skipped" time="0">'
+        '<skipped message="DUMONT_ALLOW_SPEND" /></testcase></testsuite>')     # skipped by a guard: a real result
+    written = merge_junit([tmp_path / w for w in ran], tmp_path / "merged")
+    assert [p.name for p in written] == ["TESTS-features.failover.xml", "TESTS-features.quick.xml"]
+    failover = ElementTree.parse(written[0]).getroot()
+    assert [(c.get("name"), c.get("status")) for c in failover.iter("testcase")] == [("A", "passed"), ("B", "failed")]
+    assert {k: failover.get(k) for k in ("tests", "failures", "errors", "skipped", "time")} == {
+        "tests": "2", "failures": "1", "errors": "0", "skipped": "0", "time": "6.75"}
+    quick = ElementTree.parse(written[1]).getroot()
+    assert (quick.get("tests"), quick.get("skipped")) == ("1", "1")
 
 
 # -- labels and charts -------------------------------------------------------------------------------------

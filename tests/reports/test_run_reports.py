@@ -271,3 +271,22 @@ def test_charts_saved_and_attached(triad):
     for attachment in attachments:
         assert attachment["type"] == "image/svg+xml"
         assert ElementTree.parse(folder / attachment["source"]).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+# -- names -------------------------------------------------------------------------------------------------
+
+OUTLINE_NAME = "A qwen2.5-7b model survives the loss of its RTX A4000 through a snapshot"
+
+
+def test_outline_names_are_expanded_everywhere(triad):
+    """The snapshot outline's name has <model> and <gpu>: every report shows the example row's values."""
+    assert triad.journey("Snapshot/Restore")["test_name"] == OUTLINE_NAME
+    assert f"Scenario Outline: {OUTLINE_NAME}" in triad.stdout
+    assert OUTLINE_NAME in allure_results(triad.reports)
+    junit = ElementTree.parse(triad.reports / "junit" / "TESTS-features.snapshot.xml").getroot()
+    assert [case.get("name") for case in junit.iter("testcase")] == [OUTLINE_NAME]
+    for path in triad.reports.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".txt", ".svg", ".xml"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert "<model>" not in text and "<gpu>" not in text and " -- @1.1" not in text, path
+    assert "<model>" not in triad.stdout and " -- @1.1" not in triad.stdout
