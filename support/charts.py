@@ -13,6 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from support.files import write_atomically
+from support.reporting.names import shown_name
 
 TEXT = {
     "pt": {"timeline": "Linha do tempo das jornadas", "journey_timeline": "Linha do tempo: {name}",
@@ -39,9 +40,10 @@ PHASE_COLOURS = {
 }
 OTHER_PHASE = "#90a4ae"
 
-WIDTH = 960
-LEFT = 230          # room for row labels
+WIDTH = 1060
+LEFT = 330          # room for row labels: a journey's kind and the start of its scenario's name
 RIGHT = 200         # room for the duration and status written after a bar
+LABEL = 44          # characters of a journey's label (the whole name is in the bar's tooltip)
 ROW = 20
 FONT = "font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\""
 
@@ -150,10 +152,10 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         status = journey.get("status", "running")
         colour = STATUS_COLOURS.get(status, STATUS_COLOURS["failed"])
         duration = float(journey.get("duration_seconds") or 0)
-        name = journey.get("journey") or journey.get("test_name") or "?"
+        name = shown_name(journey)
         x = LEFT + (start - origin) * scale
         body.append(f'<rect x="0" y="{y}" width="{WIDTH}" height="{ROW}" fill="#f5f5f5"/>')
-        body.append(_text(8, y + 14, _clip(name), size=12, weight="bold"))
+        body.append(_text(8, y + 14, _clip(name, LABEL), size=12, weight="bold"))
         body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(duration * scale, 1.5):.1f}" height="{ROW - 6}" '
                     f'fill="{colour}" rx="3" data-journey="{_attr(name)}" data-status="{status}">'
                     f"<title>{escape(name)}: {words['status'].get(status, status)}, "
@@ -201,10 +203,10 @@ def cost_svg(journeys: list[dict], language: str = "en", time_scale: float | Non
         body.append(_text(LEFT, top + 16, words["no_journeys"], colour="#757575"))
     y = top
     for journey in shown:
-        name = journey.get("journey") or journey.get("test_name") or "?"
+        name = shown_name(journey)
         status = journey.get("status", "running")
         cost = float(journey.get("total_cost") or 0)
-        body.append(_text(8, y + 17, _clip(name), size=12, weight="bold"))
+        body.append(_text(8, y + 17, _clip(name, LABEL), size=12, weight="bold"))
         x = LEFT
         machines = journey.get("machines", [])
         for index, machine in enumerate(machines):

@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 from support.files import write_atomically
 from support.reporting.junit import mark_interrupted_in_junit
+from support.reporting.names import shown_name
 
 TEXT = {
     "pt": {
@@ -79,7 +80,7 @@ def render(summary: dict, language: str) -> str:
         if journey["machines"]:
             detail.append(format_cost(journey["total_cost"]))
         suffix = f" ({', '.join(detail)})" if detail else ""
-        line = (f"{ICONS.get(journey['status'], '❌')} {journey['journey']}: "
+        line = (f"{ICONS.get(journey['status'], '❌')} {shown_name(journey)}: "
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
         if journey["status"] == "interrupted":

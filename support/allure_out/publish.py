@@ -17,6 +17,7 @@ import allure
 from support import charts
 from support.allure_out.labels import current_test, enable_runtime_labels, journey_labels
 from support.redact import redact
+from support.reporting.names import full_name
 
 ATTACHMENT_TYPES = {"text/plain": allure.attachment_type.TEXT, "application/json": allure.attachment_type.JSON,
                     "image/svg+xml": allure.attachment_type.SVG}
@@ -38,13 +39,15 @@ def journey_attachments(journey, secrets: list[str], language: str) -> list[tupl
     its phase timings (text and JSON), metrics and timeline, then what its steps recorded, redacted."""
     metrics = journey.metrics
     data = metrics.to_dict()
+    # Alone in its chart, a journey is named by its kind and its scenario (support.reporting.names).
+    name = full_name(metrics.journey, metrics.test_name)
     return [
         ("phase timings", phase_lines(metrics), "text/plain", "txt"),
         ("phase timings (json)", json.dumps(data["phases"], indent=2, ensure_ascii=False), "application/json",
          "json"),
         ("journey metrics", redact(json.dumps(data, indent=2, ensure_ascii=False), secrets), "application/json",
          "json"),
-        ("timeline (svg)", charts.timeline_svg([data], language, title=f"{metrics.journey}: {metrics.test_name}"),
+        ("timeline (svg)", charts.timeline_svg([dict(data, display_name=name)], language, title=name),
          "image/svg+xml", "svg"),
     ] + [(a.name, clean_output(a.body, secrets), a.mime, EXTENSIONS.get(a.mime, "txt"))
          for a in journey.unpublished()]

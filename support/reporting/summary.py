@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from support.metrics import iso
+from support.reporting.names import display_names
 
 #: Version of metrics.json's shape (schemas/metrics.schema.json); raise it when the shape changes.
 SCHEMA_VERSION = 1
@@ -51,6 +52,8 @@ def _mean(values: list[float]) -> float | None:
 
 def summarize(journeys: list[dict], facts: RunFacts) -> dict:
     """Everything the reports show, as plain data: this is metrics.json."""
+    journeys = [dict(journey, display_name=name) for journey, name in zip(journeys, display_names(journeys),
+                                                                          strict=True)]
     ran = [j for j in journeys if j["status"] != "skipped"]
     run = {
         "id": facts.id, "label": facts.label, "target": facts.target, "url": facts.url,

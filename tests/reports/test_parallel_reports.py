@@ -60,3 +60,30 @@ def test_one_junit_file_per_feature_holding_what_ran(parallel_run):
     assert sorted(case.get("name") for case in failover.iter("testcase")) == sorted(
         name for name, journey in PARALLEL_JOURNEYS.items() if journey == "Failover CPU Standby")
     assert {case.get("status") for case in failover.iter("testcase")} == {"passed"}
+
+
+def test_journeys_sharing_a_kind_are_named_by_their_scenario_everywhere(parallel_run):
+    failovers = sorted(f"Failover CPU Standby — {name}" for name, journey in PARALLEL_JOURNEYS.items()
+                       if journey == "Failover CPU Standby")
+    metrics = parallel_run.metrics
+    assert sorted(j["display_name"] for j in metrics["journeys"]) == sorted(
+        failovers + ["Instance Lifecycle", "Quick checks"])
+    text = (parallel_run.reports / "report-en.txt").read_text(encoding="utf-8")
+    for name in failovers:
+        assert f"✅ {name}: " in text, name
+    assert "✅ Failover CPU Standby: " not in text
+    svg = "{http://www.w3.org/2000/svg}"
+    timeline = ElementTree.parse(parallel_run.reports / "timeline.svg").getroot()
+    shown = sorted(e.get("data-journey") for e in timeline.iter(f"{svg}rect") if e.get("data-journey"))
+    assert [name for name in shown if name.startswith("Failover")] == failovers
+    labels = [e.text for e in timeline.iter(f"{svg}text") if e.text and e.text.startswith("Failover")]
+    assert len(set(labels)) == 2, labels          # clipped, the two labels still differ
+    cost = ElementTree.parse(parallel_run.reports / "cost-per-journey.svg").getroot()
+    assert sorted(e.get("data-journey") for e in cost.iter(f"{svg}text")
+                  if (e.get("data-journey") or "").startswith("Failover")) == failovers
+    folder = parallel_run.reports / "allure-results"
+    for result in results(parallel_run):
+        if PARALLEL_JOURNEYS[result["name"]] == "Failover CPU Standby":
+            source = next(a["source"] for a in result["attachments"] if a["name"] == "timeline (svg)")
+            title = ElementTree.parse(folder / source).getroot().findtext(f"{svg}title")
+            assert title == f"Failover CPU Standby — {result['name']}"

@@ -196,3 +196,24 @@ def test_write_atomically_replaces_whole_files_and_keeps_the_old_one_on_failure(
         files.write_atomically(target, "new")
     assert target.read_text(encoding="utf-8") == "é bytes"
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]       # no partial file left
+
+
+def test_journeys_sharing_a_kind_are_named_by_their_scenario():
+    from support.reporting.names import display_names
+
+    journeys = [{"journey": "Failover CPU Standby", "test_name": "The GPU fails; the standby takes over"},
+                {"journey": "Quick checks", "test_name": "The service answers"},
+                {"journey": "Failover CPU Standby", "test_name": "The GPU fails and the operator triggers it"},
+                {"journey": "Row", "test_name": "Same"}, {"journey": "Row", "test_name": "Same"}]
+    assert display_names(journeys) == [
+        "Failover CPU Standby — The GPU fails; the standby takes over", "Quick checks",
+        "Failover CPU Standby — The GPU fails and the operator triggers it", "Row — Same (1)", "Row — Same (2)"]
+    summary = hand_summary()
+    summary["journeys"].append(journey("Failover CPU Standby", "passed", duration=5.0))
+    summary["journeys"][1]["test_name"] = "The GPU fails and the operator triggers the failover"
+    for item, name in zip(summary["journeys"], display_names(summary["journeys"]), strict=True):
+        item["display_name"] = name
+    text = render(summary, "en")
+    assert "✅ Instance Lifecycle: 5 min 10 s" in text
+    assert "❌ Failover CPU Standby — The GPU fails and the operator triggers the failover: 1 min 2 s" in text
+    assert "✅ Failover CPU Standby — Failover CPU Standby: " not in text and "✅ Failover CPU Standby: 5.0 s" in text
