@@ -44,7 +44,7 @@ def before_scenario(context, scenario):
     run.spend_guard.begin(journey)          # the guard at the point of spending, whatever the tags say
     reason = run.spend_refusal(scenario.effective_tags, journey.plan)
     if reason:
-        journey.metrics.finish("skipped", reason)
+        journey.finish("skipped", reason)
         scenario.skip(reason)
         return
     run.guard.start_time_limit(run.clock.wall(run.timeouts.scenario))
@@ -61,7 +61,7 @@ def after_scenario(context, scenario):
     failures = journey.clean_up()
     run.spend_guard.end(journey.spent())
     if journey.metrics.status != "skipped":
-        journey.metrics.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
+        journey.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
     attach_journey(journey, run.secrets())
     if failures:
         # A cleanup that failed must fail the run: the machine may still be billing.
@@ -91,7 +91,7 @@ def finish_run(run) -> None:
         for journey in run.open_journeys():
             journey.clean_up()
             run.spend_guard.end(journey.spent())
-            journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
+            journey.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         run.check_leaks()
         summary = summarize_run(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)

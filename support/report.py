@@ -27,6 +27,8 @@ TEXT = {
         "api": "Chamadas à API: {calls} ({retries} novas tentativas, {rate_limited} limitadas por taxa)",
         "journey_interrupted": "interrompida ({reason}); a limpeza foi executada",
         "other_leak": "VAZADO ❌", "leak_warning": "⚠️ verificação de vazamentos incompleta: {warning}",
+        "journey_api": "API: {calls} chamadas, {retries} novas tentativas, {rate_limited} limitadas por taxa, "
+                       "{backoff} de espera (backoff), {stalled} perdidos em travamentos",
         "min": "min", "sec": "seg",
     },
     "en": {
@@ -41,6 +43,8 @@ TEXT = {
         "api": "API calls: {calls} ({retries} retries, {rate_limited} rate limited)",
         "journey_interrupted": "interrupted ({reason}); its cleanup ran",
         "other_leak": "LEAKED ❌", "leak_warning": "⚠️ leak check incomplete: {warning}",
+        "journey_api": "API: {calls} calls, {retries} retries, {rate_limited} rate limited, "
+                       "{backoff} waiting in backoff, {stalled} lost to stalls",
         "min": "min", "sec": "s",
     },
 }
@@ -59,6 +63,22 @@ def format_duration(seconds: float, language: str) -> str:
 def format_cost(dollars: float) -> str:
     """Dollars with cents, or with four decimals under a dollar so small sandbox costs stay visible."""
     return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
+
+
+def journey_api_line(api: dict | None, language: str) -> str | None:
+    """A journey's time lost to the API (retries, rate limits, backoff, stalls), or None when it lost none."""
+    if not api or not any(api.get(key) for key in ("retries", "rate_limited", "backoff_seconds", "stalled_seconds")):
+        return None
+    return TEXT[language]["journey_api"].format(
+        calls=api["calls"], retries=api["retries"], rate_limited=api["rate_limited"],
+        backoff=format_lost(api["backoff_seconds"], language), stalled=format_lost(api["stalled_seconds"], language))
+
+
+def format_lost(seconds: float, language: str) -> str:
+    """Time lost, precise enough that a small loss does not read as none (0.04 s, 3.5 s, 2 min 5 s)."""
+    if 0 < seconds < 1:
+        return f"{seconds:.2f} {TEXT[language]['sec']}"
+    return format_duration(seconds, language)
 
 
 def render(summary: dict, language: str) -> str:
@@ -88,6 +108,9 @@ def render(summary: dict, language: str) -> str:
             lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
         elif journey["error_message"] and journey["status"] != "passed":
             lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
+        api = journey_api_line(journey.get("api"), language)
+        if api:
+            lines.append(f"   ↳ {api}")
     metrics = summary["metrics"]
 
     def mean(key):

@@ -38,7 +38,7 @@ class RunFacts:
     started_at: float
     ended_at: float
     interrupted: str | None      # the signal that stopped the run, or None
-    api: dict                    # support.client.CallLog.summary(), summed over processes
+    api: dict                    # CallLog.summary() and stalled_seconds, summed over processes
     config: dict                 # the configuration with secrets masked
     leaks: list[dict] = field(default_factory=list)
     leak_check_warnings: list[str] = field(default_factory=list)
@@ -90,10 +90,12 @@ def run_journeys(run) -> list[dict]:
 def run_facts(run, ended_at: float | None = None) -> RunFacts:
     """The facts of a ``support.run.Run`` (its leak check included) at ``ended_at`` (default: now)."""
     check = run.leak_check
+    log = run.client.call_log
     return RunFacts(
         id=run.config.run_id, label=run.config.run_label, target=run.target.mode, url=run.target.url,
         time_scale=run.target.time_scale, server_version=run.target.version, started_at=run.started_at,
-        ended_at=ended_at or time.time(), interrupted=run.guard.received, api=run.client.call_log.summary(),
+        ended_at=ended_at or time.time(), interrupted=run.guard.received,
+        api={**log.summary(), "stalled_seconds": log.figures()["stalled_seconds"]},
         config=run.config.public_view(),
         leaks=check.to_dict()["leaks"] if check else [],
         leak_check_warnings=([f"could not list {what}: {why}" for what, why in check.unchecked.items()]

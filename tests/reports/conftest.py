@@ -13,7 +13,7 @@ before the sandbox stops.
 
 The all-pass parallel run (``support.parallel``, as `make acceptance` runs): the quick checks, the
 instance journey and the two failover scenarios (one feature, an outline and a scenario, sharing
-their journey's name), every one passing.
+their journey's name), every one passing, one of them after a rate limit and a lost answer.
 """
 
 from __future__ import annotations
@@ -134,6 +134,11 @@ PARALLEL_JOURNEYS = {
     "The GPU fails and the operator triggers the failover": "Failover CPU Standby",
 }
 
+#: Faults of the parallel run: only the failover journeys ask for the account's standby status.
+STANDBY_STATUS = "/api/v1/standby/status"
+API_FAULTS = [{"kind": "rate_limit", "form": "429", "method": "GET", "path": STANDBY_STATUS, "count": 1},
+              {"kind": "lost_response", "method": "GET", "path": STANDBY_STATUS, "count": 1}]
+
 
 @dataclass
 class ParallelRun:
@@ -160,6 +165,10 @@ def parallel_run(tmp_path_factory) -> ParallelRun:
     stale.write_text("{}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMONT_", "TEST_", "SANDBOX_", "VAST_"))}
     with sandbox.start(data_dir=base / "sandbox", time_scale=60.0, seed=3) as sb:
+        # The first failover journey's first standby status request is rate limited (429), then its
+        # answer is lost (the connection drops): retried both times, the journey passes, and reports it.
+        for fault in API_FAULTS:
+            sb.admin.add_fault(**fault)
         env.update(DUMONT_API_URL=sb.url, DUMONT_REPORTS_DIR=str(reports), DUMONT_RUN_ID="reports-par",
                    DUMONT_REPORT_LANG="en", PYTHONUNBUFFERED="1")
         done = subprocess.run([sys.executable, "-m", "support.parallel", "--jobs", "2", *PARALLEL_FEATURES],

@@ -87,3 +87,27 @@ def test_journeys_sharing_a_kind_are_named_by_their_scenario_everywhere(parallel
             source = next(a["source"] for a in result["attachments"] if a["name"] == "timeline (svg)")
             title = ElementTree.parse(folder / source).getroot().findtext(f"{svg}title")
             assert title == f"Failover CPU Standby — {result['name']}"
+
+
+def test_each_journey_reports_its_api_calls_and_the_time_they_lost(parallel_run):
+    """The standby status request was rate limited once and lost its answer once: the journey that sent it
+    says so, in seconds, in metrics.json and in the text report; the run's API figures add up."""
+    metrics = parallel_run.metrics
+    journeys = metrics["journeys"]
+    for journey in journeys:
+        assert set(journey["api"]) == {"calls", "retries", "rate_limited", "backoff_seconds", "stalled_seconds"}
+        assert journey["api"]["calls"] > 0, journey["display_name"]
+    hit = [j for j in journeys if j["api"]["rate_limited"]]
+    assert len(hit) == 1 and hit[0]["journey"] == "Failover CPU Standby", [j["api"] for j in journeys]
+    api = hit[0]["api"]
+    assert api["rate_limited"] == 1 and api["retries"] >= 2
+    assert api["backoff_seconds"] > 0 and api["stalled_seconds"] > 0
+    run = metrics["api"]
+    assert run["rate_limited"] == 1 and run["stalled_seconds"] >= api["stalled_seconds"]
+    assert run["calls"] >= sum(j["api"]["calls"] for j in journeys)      # plus each worker's login
+    text = (parallel_run.reports / "report-en.txt").read_text(encoding="utf-8")
+    line = f"✅ {hit[0]['display_name']}: "
+    following = text[text.index(line):].splitlines()[1]
+    expected = f"   ↳ API: {api['calls']} calls, {api['retries']} retries, 1 rate limited, "
+    assert following.startswith(expected), following
+    assert "waiting in backoff" in following and "lost to stalls" in following

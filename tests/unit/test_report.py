@@ -217,3 +217,20 @@ def test_journeys_sharing_a_kind_are_named_by_their_scenario():
     assert "✅ Instance Lifecycle: 5 min 10 s" in text
     assert "❌ Failover CPU Standby — The GPU fails and the operator triggers the failover: 1 min 2 s" in text
     assert "✅ Failover CPU Standby — Failover CPU Standby: " not in text and "✅ Failover CPU Standby: 5.0 s" in text
+
+
+def test_a_journey_that_lost_time_to_the_api_says_how_much():
+    summary = hand_summary()
+    summary["journeys"][0]["api"] = {"calls": 412, "retries": 3, "rate_limited": 2, "backoff_seconds": 4.5,
+                                     "stalled_seconds": 125.0}
+    summary["journeys"][1]["api"] = {"calls": 80, "retries": 0, "rate_limited": 0, "backoff_seconds": 0.0,
+                                     "stalled_seconds": 0.04}
+    text = render(summary, "en")
+    assert ("✅ Instance Lifecycle: 5 min 10 s (RTX 3060, $0.4300)\n"
+            "   ↳ API: 412 calls, 3 retries, 2 rate limited, 4.5 s waiting in backoff, 2 min 5 s lost to stalls\n"
+            ) in text
+    assert "   ↳ API: 80 calls, 0 retries, 0 rate limited, 0.0 s waiting in backoff, 0.04 s lost to stalls" in text
+    assert ("   ↳ API: 412 chamadas, 3 novas tentativas, 2 limitadas por taxa, 4.5 seg de espera (backoff), "
+            "2 min 5 seg perdidos em travamentos") in render(summary, "pt")
+    summary["journeys"][1]["api"]["stalled_seconds"] = 0.0                 # lost nothing: no line
+    assert render(summary, "en").count("↳ API:") == 1
