@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from support.files import write_atomically
 from support.reporting.names import shown_name
+from support.reporting.summary import shows_uncertainty
 
 TEXT = {
     "pt": {"timeline": "Linha do tempo das jornadas", "journey_timeline": "Linha do tempo: {name}",
@@ -91,6 +92,25 @@ def _attr(value) -> str:
     return escape(str(value), {'"': "&quot;"})
 
 
+def _plus_minus(uncertainty: float) -> str:
+    return "± " + (_seconds(uncertainty) if uncertainty >= 0.01 else f"{uncertainty:.1g} s")
+
+
+def _whisker(x: float, half: float, y: float, colour: str, title: str) -> str:
+    """Where a phase's end may really lie: a lighter band ``half`` pixels either side of ``x``, with a
+    whisker across it and caps at its ends (at least a few pixels wide, so it is seen at all)."""
+    half = max(half, 0.5)
+    left, right = x - half, x + half
+    return (f'<g class="uncertainty" data-uncertainty-px="{half:.2f}"><title>{title}</title>'
+            f'<rect x="{left:.1f}" y="{y - 6:.1f}" width="{2 * half:.1f}" height="12" fill="{colour}" '
+            f'fill-opacity="0.3"/>'
+            f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="#212121" stroke-width="1"/>'
+            f'<line x1="{left:.1f}" y1="{y - 4:.1f}" x2="{left:.1f}" y2="{y + 4:.1f}" stroke="#212121" '
+            f'stroke-width="1"/>'
+            f'<line x1="{right:.1f}" y1="{y - 4:.1f}" x2="{right:.1f}" y2="{y + 4:.1f}" stroke="#212121" '
+            f'stroke-width="1"/></g>')
+
+
 def _clip(text: str, length: int = 34) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
@@ -113,7 +133,9 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
 
     ``journeys`` are journey dicts as in metrics.json; x is seconds since the
     first journey started. Phases that overlap (``running`` and ``ssh`` both
-    count from the create request) are drawn on rows of their own.
+    count from the create request) are drawn on rows of their own. A phase's
+    uncertainty is a lighter band with a whisker around its end (its title says
+    "± x"), and is written after the bar when it is more than 1 % of the phase.
     """
     words = TEXT[language]
     title = title or words["timeline"]
@@ -125,7 +147,8 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         start = _epoch(journey["start_time"]) or origin
         ends.append(start + float(journey.get("duration_seconds") or 0))
         for phase in journey.get("phases", []):
-            ends.append((_epoch(phase["started_at"]) or start) + float(phase["seconds"]))
+            ends.append((_epoch(phase["started_at"]) or start) + float(phase["seconds"])
+                        + float(phase.get("uncertainty_seconds") or 0))
     span = max([e - origin for e in ends] + [0.001])
     plot = WIDTH - LEFT - RIGHT
     scale = plot / span
@@ -170,15 +193,23 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         for phase in phases:
             p_start = _epoch(phase["started_at"]) or start
             seconds = float(phase["seconds"])
+            uncertainty = float(phase.get("uncertainty_seconds") or 0)
             px = LEFT + (p_start - origin) * scale
             width = max(seconds * scale, 1.5)
             fill = PHASE_COLOURS.get(phase["name"], OTHER_PHASE)
             label = phase["name"] + (f" ({phase['detail']})" if phase.get("detail") else "")
+            timed = _seconds(seconds) + (f" {_plus_minus(uncertainty)}" if uncertainty else "")
             body.append(_text(24, y + 14, _clip(label, 32), size=11, colour="#424242"))
             body.append(f'<rect x="{px:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW - 8}" fill="{fill}" rx="2" '
-                        f'data-phase="{_attr(phase["name"])}" data-seconds="{seconds}">'
-                        f"<title>{escape(label)}: {_seconds(seconds)}</title></rect>")
-            body.append(_text(px + width + 5, y + 14, _seconds(seconds), size=10, colour="#424242"))
+                        f'data-phase="{_attr(phase["name"])}" data-seconds="{seconds}" '
+                        f'data-uncertainty="{uncertainty}"><title>{escape(label)}: {timed}</title></rect>')
+            after = px + width
+            if uncertainty:
+                body.append(_whisker(px + seconds * scale, uncertainty * scale, y + ROW / 2, fill,
+                                     f"{escape(label)}: {timed}"))
+                after = max(after, px + (seconds + uncertainty) * scale)
+            shown_time = timed if shows_uncertainty(seconds, uncertainty) else _seconds(seconds)
+            body.append(_text(after + 5, y + 14, shown_time, size=10, colour="#424242"))
             y += ROW
     return _svg(WIDTH, height, title, body)
 

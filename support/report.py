@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 from support.files import write_atomically
 from support.reporting.junit import mark_interrupted_in_junit
 from support.reporting.names import shown_name
+from support.reporting.summary import shows_uncertainty
 
 TEXT = {
     "pt": {
@@ -71,11 +72,12 @@ def journey_api_line(api: dict | None, language: str) -> str | None:
         return None
     return TEXT[language]["journey_api"].format(
         calls=api["calls"], retries=api["retries"], rate_limited=api["rate_limited"],
-        backoff=format_lost(api["backoff_seconds"], language), stalled=format_lost(api["stalled_seconds"], language))
+        backoff=format_seconds(api["backoff_seconds"], language),
+        stalled=format_seconds(api["stalled_seconds"], language))
 
 
-def format_lost(seconds: float, language: str) -> str:
-    """Time lost, precise enough that a small loss does not read as none (0.04 s, 3.5 s, 2 min 5 s)."""
+def format_seconds(seconds: float, language: str) -> str:
+    """Seconds precise enough that a small amount does not read as none (0.04 s, 3.5 s, 2 min 5 s)."""
     if 0 < seconds < 1:
         return f"{seconds:.2f} {TEXT[language]['sec']}"
     return format_duration(seconds, language)
@@ -115,7 +117,12 @@ def render(summary: dict, language: str) -> str:
 
     def mean(key):
         value = metrics[key]
-        return words["na"] if value is None else format_duration(value, language)
+        if value is None:
+            return words["na"]
+        uncertainty = (metrics.get("uncertainty_seconds") or {}).get(key)
+        if shows_uncertainty(value, uncertainty):
+            return f"{format_duration(value, language)} ± {format_seconds(uncertainty, language)}"
+        return format_duration(value, language)
 
     rate = run["success_rate"]
     lines += ["", words["metrics"],

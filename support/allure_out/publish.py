@@ -30,7 +30,9 @@ SECRET_ASSIGNMENT = re.compile(r"(?i)\b([A-Z0-9_]*(?:TOKEN|PASSWORD|SECRET|API_K
 
 
 def phase_lines(metrics) -> str:
-    lines = [f"{p.name:<16} {p.seconds:>9.3f} s  {p.detail}".rstrip() for p in metrics.phases]
+    """One line per phase: its name, its time and the half-width of the bracket its true time lies in."""
+    lines = [f"{p.name:<16} {p.seconds:>9.3f} s ± {p.uncertainty_seconds:.3f} s  {p.detail}".rstrip()
+             for p in metrics.phases]
     return "\n".join(lines) or "no phases"
 
 

@@ -14,15 +14,24 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from support.metrics import iso
+from support.metrics import BRIEF_FIELDS, iso
 from support.reporting.names import display_names
 
-#: Version of metrics.json's shape (schemas/metrics.schema.json); raise it when the shape changes.
-SCHEMA_VERSION = 1
+#: Version of metrics.json's shape (schemas/metrics.schema.json, which says what changed); raise it
+#: when the shape changes.
+SCHEMA_VERSION = 2
 
 #: The run-level means: metrics.json key -> the journey field it is the mean of.
 MEANS = {"mean_time_to_running": "time_to_running", "mean_time_to_failover": "time_to_failover",
          "mean_time_to_restore": "time_to_restore"}
+PHASE_OF_FIELD = {field_name: phase for phase, field_name in BRIEF_FIELDS.items()}
+#: The reports show a time's uncertainty ("2.1 s ± 0.1 s") when it is more than this share of the time.
+SHOWN_UNCERTAINTY = 0.01
+
+
+def shows_uncertainty(seconds: float | None, uncertainty: float | None) -> bool:
+    """Whether a time's uncertainty is worth showing beside it: more than 1 % of it."""
+    return bool(seconds) and bool(uncertainty) and uncertainty > SHOWN_UNCERTAINTY * seconds
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,24 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def field_uncertainty(journey: dict, field_name: str) -> float:
+    """The uncertainty of a journey's brief field (time_to_running, ...): that of the phase that filled it,
+    the first phase of its name with a time (support.metrics.JourneyMetrics.add_phase)."""
+    phase_name = PHASE_OF_FIELD[field_name]
+    value = journey[field_name]
+    phase = next((p for p in journey["phases"] if p["name"] == phase_name and p["seconds"] == value), None)
+    return float(phase.get("uncertainty_seconds") or 0.0) if phase else 0.0
+
+
+def _mean_uncertainty(journeys: list[dict], field_name: str) -> float | None:
+    """The half-width of the bracket the mean lies in: the mean of the journeys' half-widths (the same
+    journeys as the mean: those with a time)."""
+    timed = [j for j in journeys if j[field_name]]
+    if not timed:
+        return None
+    return round(sum(field_uncertainty(j, field_name) for j in timed) / len(timed), 4)
+
+
 def summarize(journeys: list[dict], facts: RunFacts) -> dict:
     """Everything the reports show, as plain data: this is metrics.json."""
     journeys = [dict(journey, display_name=name) for journey, name in zip(journeys, display_names(journeys),
@@ -69,7 +96,9 @@ def summarize(journeys: list[dict], facts: RunFacts) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,
-        "metrics": {key: _mean([j[field] for j in journeys]) for key, field in MEANS.items()},
+        "metrics": {**{key: _mean([j[field_name] for j in journeys]) for key, field_name in MEANS.items()},
+                    "uncertainty_seconds": {key: _mean_uncertainty(journeys, field_name)
+                                            for key, field_name in MEANS.items()}},
         "journeys": journeys,
         "machines": [dict(machine, journey=j["test_name"]) for j in journeys for machine in j["machines"]],
         "leaks": list(facts.leaks),

@@ -290,3 +290,38 @@ def test_outline_names_are_expanded_everywhere(triad):
             text = path.read_text(encoding="utf-8", errors="replace")
             assert "<model>" not in text and "<gpu>" not in text and " -- @1.1" not in text, path
     assert "<model>" not in triad.stdout and " -- @1.1" not in triad.stdout
+
+
+# -- uncertainty -------------------------------------------------------------------------------------------
+
+
+def test_every_phase_carries_its_uncertainty_in_every_report(triad):
+    metrics = triad.metrics
+    assert metrics["schema_version"] == 2
+    phases = [p for j in metrics["journeys"] for p in j["phases"]]
+    assert phases and all(p["uncertainty_seconds"] >= 0 for p in phases)
+    assert any(p["uncertainty_seconds"] > 0 for p in phases)          # polled phases are known to a bracket
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    without = json.loads(json.dumps(metrics))
+    del next(j for j in without["journeys"] if j["phases"])["phases"][0]["uncertainty_seconds"]
+    assert not validator.is_valid(without)
+    svg = "{http://www.w3.org/2000/svg}"
+    timeline = ElementTree.parse(triad.reports / "timeline.svg").getroot()
+    drawn = [(e.get("data-phase"), float(e.get("data-uncertainty"))) for e in timeline.iter(f"{svg}rect")
+             if e.get("data-phase")]
+    assert drawn == [(p["name"], p["uncertainty_seconds"]) for p in phases]
+    whiskers = [g for g in timeline.iter(f"{svg}g") if g.get("class") == "uncertainty"]
+    assert len(whiskers) == sum(1 for p in phases if p["uncertainty_seconds"])
+    assert all("±" in g.findtext(f"{svg}title") for g in whiskers)
+    results = allure_results(triad.reports)
+    folder = triad.reports / "allure-results"
+    for journey in metrics["journeys"]:
+        attachments = {a["name"]: a["source"] for a in results[journey["test_name"]]["attachments"]}
+        timings = json.loads((folder / attachments["phase timings (json)"]).read_text(encoding="utf-8"))
+        assert [p["uncertainty_seconds"] for p in timings] == [p["uncertainty_seconds"] for p in journey["phases"]]
+        text = (folder / attachments["phase timings"]).read_text(encoding="utf-8").splitlines()
+        for line, phase in zip(text, journey["phases"], strict=False):
+            assert f"± {phase['uncertainty_seconds']:.3f} s" in line, line
+    uncertainty = metrics["metrics"]["uncertainty_seconds"]
+    assert set(uncertainty) == {"mean_time_to_running", "mean_time_to_failover", "mean_time_to_restore"}
+    assert (uncertainty["mean_time_to_running"] is None) == (metrics["metrics"]["mean_time_to_running"] is None)

@@ -234,3 +234,26 @@ def test_a_journey_that_lost_time_to_the_api_says_how_much():
             "2 min 5 seg perdidos em travamentos") in render(summary, "pt")
     summary["journeys"][1]["api"]["stalled_seconds"] = 0.0                 # lost nothing: no line
     assert render(summary, "en").count("↳ API:") == 1
+
+
+def test_mean_times_show_their_uncertainty_when_it_exceeds_one_percent():
+    summary = hand_summary()
+    summary["metrics"]["mean_time_to_running"] = 2.1
+    summary["metrics"]["uncertainty_seconds"] = {"mean_time_to_running": 0.1, "mean_time_to_failover": None,
+                                                 "mean_time_to_restore": 0.1}       # 0.8 % of 12.5 s: not shown
+    text = render(summary, "en")
+    assert "- Mean time to instance running: 2.1 s ± 0.10 s\n" in text
+    assert "- Mean restore time: 12.5 s\n" in text and "- Mean failover time: n/a\n" in text
+    assert "- Tempo médio para instância running: 2.1 seg ± 0.10 seg\n" in render(summary, "pt")
+
+
+def test_the_summary_gives_each_mean_its_uncertainty():
+    run = fake_run()
+    passed, failed, _ = (j.metrics for j in run.journeys)
+    passed.phases[0].uncertainty_seconds = 0.5          # the running phase that filled time_to_running (90 s)
+    passed.phases[1].uncertainty_seconds = 9.0          # a second boot: not the brief's field
+    failed.phases[0].uncertainty_seconds = 1.5          # 110 s
+    metrics = summarize_run(run, ended_at=T0 + 700)["metrics"]
+    assert metrics["mean_time_to_running"] == pytest.approx(100.0)
+    assert metrics["uncertainty_seconds"] == {"mean_time_to_running": 1.0, "mean_time_to_failover": None,
+                                              "mean_time_to_restore": None}
