@@ -1,6 +1,6 @@
 // Allure 3 configuration for `make report` (npx allure generate, pinned in package.json).
 // Everything follows DUMONT_REPORTS_DIR (default "reports"), like the suite itself:
-//   results  <reports>/allure-results   (written by behave; support/allure_out.py adds the run-level files)
+//   results  <reports>/allure-results   (written by behave; support/allure_out/ adds the run-level files)
 //   report   <reports>/allure-report    (the HTML)
 //   history  <reports>/history.jsonl    (Allure 3's history: kept across runs as long as reports/ is kept)
 import { readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 const reports = process.env.DUMONT_REPORTS_DIR || "reports";
 const results = join(reports, "allure-results");
 
-// One source of truth for the categories: support/allure_out.py CATEGORIES, written as categories.json
+// One source of truth for the categories: support/allure_out/categories.py CATEGORIES, written as categories.json
 // (Allure 2's format). Allure 3's Awesome report reads categories from here, not from the results.
 function categories() {
   try {

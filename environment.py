@@ -10,10 +10,12 @@ import atexit
 
 from support import config as configuration
 from support import report
-from support.allure_out import attach_journey, attach_recorded, write_run_files
+from support.allure_out.finish import write_run_files
+from support.allure_out.publish import attach_journey, attach_recorded
 from support.gherkin import plan_for
 from support.journey import Journey
 from support.redact import redact
+from support.reporting.summary import summarize_run
 from support.run import Run
 
 
@@ -43,7 +45,7 @@ def before_scenario(context, scenario):
     run.progress.journey = journey.metrics.test_name
     reason = run.spend_refusal(scenario.effective_tags, journey.plan)
     if reason:
-        journey.metrics.finish("skipped", reason)
+        journey.finish("skipped", reason)
         scenario.skip(reason)
         return
     run.guard.start_time_limit(run.clock.wall(run.timeouts.scenario))
@@ -60,7 +62,7 @@ def after_scenario(context, scenario):
     failures = journey.clean_up()
     run.spend_guard.end(journey.spent())
     if journey.metrics.status != "skipped":
-        journey.metrics.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
+        journey.finish(scenario_status(run, scenario), first_error(scenario, run.secrets()))
     attach_journey(journey, run.secrets())
     if failures:
         # A cleanup that failed must fail the run: the machine may still be billing.
@@ -90,9 +92,9 @@ def finish_run(run) -> None:
         for journey in run.open_journeys():
             journey.clean_up()
             run.spend_guard.end(journey.spent())
-            journey.metrics.finish("interrupted", run.guard.received or "interrupted before its cleanup")
+            journey.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         run.check_leaks()
-        summary = report.summarize(run)
+        summary = summarize_run(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)
         write_run_files(run, summary)
         print("\n" + redact(text, run.secrets()), flush=True)

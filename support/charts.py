@@ -1,8 +1,8 @@
 """Pictures of a run, as SVG written by hand: a timeline (Gantt) of each journey's phases, and cost per journey.
 
-Both read the plain data of metrics.json (``support.report.summarize``), so
+Both read the plain data of metrics.json (``support.reporting.summary.summarize``), so
 they can be drawn again from a saved metrics.json. They are saved under the
-reports directory and attached to Allure (``support.allure_out``).
+reports directory and attached to Allure (``support.allure_out.results_dir.attach_charts``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,10 @@ import math
 from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from support.files import write_atomically
+from support.reporting.names import shown_name
+from support.reporting.summary import shows_uncertainty
 
 TEXT = {
     "pt": {"timeline": "Linha do tempo das jornadas", "journey_timeline": "Linha do tempo: {name}",
@@ -37,9 +41,10 @@ PHASE_COLOURS = {
 }
 OTHER_PHASE = "#90a4ae"
 
-WIDTH = 960
-LEFT = 230          # room for row labels
+WIDTH = 1060
+LEFT = 330          # room for row labels: a journey's kind and the start of its scenario's name
 RIGHT = 200         # room for the duration and status written after a bar
+LABEL = 44          # characters of a journey's label (the whole name is in the bar's tooltip)
 ROW = 20
 FONT = "font-family=\"DejaVu Sans, Arial, Helvetica, sans-serif\""
 
@@ -87,6 +92,25 @@ def _attr(value) -> str:
     return escape(str(value), {'"': "&quot;"})
 
 
+def _plus_minus(uncertainty: float) -> str:
+    return "± " + (_seconds(uncertainty) if uncertainty >= 0.01 else f"{uncertainty:.1g} s")
+
+
+def _whisker(x: float, half: float, y: float, colour: str, title: str) -> str:
+    """Where a phase's end may really lie: a lighter band ``half`` pixels either side of ``x``, with a
+    whisker across it and caps at its ends (at least a few pixels wide, so it is seen at all)."""
+    half = max(half, 0.5)
+    left, right = x - half, x + half
+    return (f'<g class="uncertainty" data-uncertainty-px="{half:.2f}"><title>{title}</title>'
+            f'<rect x="{left:.1f}" y="{y - 6:.1f}" width="{2 * half:.1f}" height="12" fill="{colour}" '
+            f'fill-opacity="0.3"/>'
+            f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="#212121" stroke-width="1"/>'
+            f'<line x1="{left:.1f}" y1="{y - 4:.1f}" x2="{left:.1f}" y2="{y + 4:.1f}" stroke="#212121" '
+            f'stroke-width="1"/>'
+            f'<line x1="{right:.1f}" y1="{y - 4:.1f}" x2="{right:.1f}" y2="{y + 4:.1f}" stroke="#212121" '
+            f'stroke-width="1"/></g>')
+
+
 def _clip(text: str, length: int = 34) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
@@ -109,7 +133,9 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
 
     ``journeys`` are journey dicts as in metrics.json; x is seconds since the
     first journey started. Phases that overlap (``running`` and ``ssh`` both
-    count from the create request) are drawn on rows of their own.
+    count from the create request) are drawn on rows of their own. A phase's
+    uncertainty is a lighter band with a whisker around its end (its title says
+    "± x"), and is written after the bar when it is more than 1 % of the phase.
     """
     words = TEXT[language]
     title = title or words["timeline"]
@@ -121,7 +147,8 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         start = _epoch(journey["start_time"]) or origin
         ends.append(start + float(journey.get("duration_seconds") or 0))
         for phase in journey.get("phases", []):
-            ends.append((_epoch(phase["started_at"]) or start) + float(phase["seconds"]))
+            ends.append((_epoch(phase["started_at"]) or start) + float(phase["seconds"])
+                        + float(phase.get("uncertainty_seconds") or 0))
     span = max([e - origin for e in ends] + [0.001])
     plot = WIDTH - LEFT - RIGHT
     scale = plot / span
@@ -148,10 +175,10 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         status = journey.get("status", "running")
         colour = STATUS_COLOURS.get(status, STATUS_COLOURS["failed"])
         duration = float(journey.get("duration_seconds") or 0)
-        name = journey.get("journey") or journey.get("test_name") or "?"
+        name = shown_name(journey)
         x = LEFT + (start - origin) * scale
         body.append(f'<rect x="0" y="{y}" width="{WIDTH}" height="{ROW}" fill="#f5f5f5"/>')
-        body.append(_text(8, y + 14, _clip(name), size=12, weight="bold"))
+        body.append(_text(8, y + 14, _clip(name, LABEL), size=12, weight="bold"))
         body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{max(duration * scale, 1.5):.1f}" height="{ROW - 6}" '
                     f'fill="{colour}" rx="3" data-journey="{_attr(name)}" data-status="{status}">'
                     f"<title>{escape(name)}: {words['status'].get(status, status)}, "
@@ -166,15 +193,23 @@ def timeline_svg(journeys: list[dict], language: str = "en", title: str | None =
         for phase in phases:
             p_start = _epoch(phase["started_at"]) or start
             seconds = float(phase["seconds"])
+            uncertainty = float(phase.get("uncertainty_seconds") or 0)
             px = LEFT + (p_start - origin) * scale
             width = max(seconds * scale, 1.5)
             fill = PHASE_COLOURS.get(phase["name"], OTHER_PHASE)
             label = phase["name"] + (f" ({phase['detail']})" if phase.get("detail") else "")
+            timed = _seconds(seconds) + (f" {_plus_minus(uncertainty)}" if uncertainty else "")
             body.append(_text(24, y + 14, _clip(label, 32), size=11, colour="#424242"))
             body.append(f'<rect x="{px:.1f}" y="{y + 4}" width="{width:.1f}" height="{ROW - 8}" fill="{fill}" rx="2" '
-                        f'data-phase="{_attr(phase["name"])}" data-seconds="{seconds}">'
-                        f"<title>{escape(label)}: {_seconds(seconds)}</title></rect>")
-            body.append(_text(px + width + 5, y + 14, _seconds(seconds), size=10, colour="#424242"))
+                        f'data-phase="{_attr(phase["name"])}" data-seconds="{seconds}" '
+                        f'data-uncertainty="{uncertainty}"><title>{escape(label)}: {timed}</title></rect>')
+            after = px + width
+            if uncertainty:
+                body.append(_whisker(px + seconds * scale, uncertainty * scale, y + ROW / 2, fill,
+                                     f"{escape(label)}: {timed}"))
+                after = max(after, px + (seconds + uncertainty) * scale)
+            shown_time = timed if shows_uncertainty(seconds, uncertainty) else _seconds(seconds)
+            body.append(_text(after + 5, y + 14, shown_time, size=10, colour="#424242"))
             y += ROW
     return _svg(WIDTH, height, title, body)
 
@@ -199,10 +234,10 @@ def cost_svg(journeys: list[dict], language: str = "en", time_scale: float | Non
         body.append(_text(LEFT, top + 16, words["no_journeys"], colour="#757575"))
     y = top
     for journey in shown:
-        name = journey.get("journey") or journey.get("test_name") or "?"
+        name = shown_name(journey)
         status = journey.get("status", "running")
         cost = float(journey.get("total_cost") or 0)
-        body.append(_text(8, y + 17, _clip(name), size=12, weight="bold"))
+        body.append(_text(8, y + 17, _clip(name, LABEL), size=12, weight="bold"))
         x = LEFT
         machines = journey.get("machines", [])
         for index, machine in enumerate(machines):
@@ -240,8 +275,5 @@ def write_charts(summary: dict, reports_dir: Path, language: str = "en") -> dict
     }
     paths = {}
     for name, (path, svg) in charts.items():
-        partial = path.with_suffix(".svg.partial")
-        partial.write_text(svg, encoding="utf-8")
-        partial.replace(path)
-        paths[name] = path
+        paths[name] = write_atomically(path, svg)
     return paths

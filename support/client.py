@@ -30,6 +30,10 @@ API = "/api/v1"
 BILLING_ROUTES = re.compile(r"^POST /api(/v1)?/(instances|standby/provision/[^/]+|instances/[^/]+/failback)/?$")
 
 
+#: An answer slower than this (real-world seconds) is a stall, unless the call is long by design.
+STALL_AFTER_SECONDS = 5.0
+
+
 @dataclass
 class CallRecord:
     method: str
@@ -39,6 +43,19 @@ class CallRecord:
     attempts: int
     rate_limited: int
     waited: float
+    #: Each exchange with the server, in order: (wall seconds from sending to the answer or the
+    #: failure, whether an answer came). A re-login's resend is an exchange of the same attempt.
+    exchanges: tuple[tuple[float, bool], ...] = ()
+    #: Wall seconds past which an answered exchange counts as stalled; None for a call that is long by
+    #: design (one given its own timeout: a synchronous snapshot or restore).
+    stall_after: float | None = None
+
+    @property
+    def stalled_seconds(self) -> float:
+        """Wall time lost to stalls: every exchange that got no answer (a timeout, a dropped connection),
+        and every answered one slower than :attr:`stall_after`, counted whole."""
+        return sum(seconds for seconds, answered in self.exchanges
+                   if not answered or (self.stall_after is not None and seconds > self.stall_after))
 
 
 @dataclass
@@ -51,6 +68,24 @@ class CallLog:
     def add(self, record: CallRecord) -> None:
         with self._lock:
             self.calls.append(record)
+
+    def position(self) -> int:
+        """How many calls are logged so far: a journey's calls are those between two positions."""
+        with self._lock:
+            return len(self.calls)
+
+    def figures(self, start: int = 0, end: int | None = None) -> dict:
+        """What the calls from position ``start`` to ``end`` cost in time: calls, retries, rate-limited
+        answers, wall seconds waited in backoff and wall seconds lost to stalls."""
+        with self._lock:
+            calls = self.calls[start:end]
+        return {
+            "calls": len(calls),
+            "retries": sum(c.attempts - 1 for c in calls),
+            "rate_limited": sum(c.rate_limited for c in calls),
+            "backoff_seconds": round(sum(c.waited for c in calls), 3),
+            "stalled_seconds": round(sum(c.stalled_seconds for c in calls), 3),
+        }
 
     def summary(self) -> dict:
         with self._lock:
@@ -100,7 +135,7 @@ class DumontClient:
 
     # -- transport -----------------------------------------------------------
 
-    def _send_once(self, method: str, path: str, *, params, json, timeout, auth) -> requests.Response:
+    def _send_once(self, method: str, path: str, *, params, json, timeout, auth, exchanges=None) -> requests.Response:
         headers = {}
         if auth:
             if self._token is None:
@@ -108,22 +143,32 @@ class DumontClient:
             headers["Authorization"] = f"Bearer {self._token}"
         if self.limiter is not None:
             self.limiter.acquire(endpoint_of(method, path))
+        sent = time.monotonic()      # after the client-side rate limit: only the server's time counts
+        answered = False
         try:
-            return self.session.request(method, self.base_url + path, params=params, json=json,
-                                        headers=headers, timeout=timeout or self.timeout,
-                                        allow_redirects=True)
+            response = self.session.request(method, self.base_url + path, params=params, json=json,
+                                            headers=headers, timeout=timeout or self.timeout,
+                                            allow_redirects=True)
+            answered = True
+            return response
         except requests.Timeout:
             raise ConnectionProblem(method, path, "timed out") from None
         except requests.ConnectionError as error:
             raise ConnectionProblem(method, path, _connection_reason(error)) from None
+        finally:
+            if exchanges is not None:
+                exchanges.append((time.monotonic() - sent, answered))
 
     def _attempt(self, method: str, path: str, *, params, json, timeout, auth, counters) -> dict:
         counters["attempts"] += 1
-        response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth)
+        exchanges = counters["exchanges"]
+        response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth,
+                                   exchanges=exchanges)
         if response.status_code == 401 and auth and not counters["relogged"]:
             counters["relogged"] = True
             self.login()
-            response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth)
+            response = self._send_once(method, path, params=params, json=json, timeout=timeout, auth=auth,
+                                       exchanges=exchanges)
         counters["status"] = response.status_code
         error = None
         if response.status_code >= 400:
@@ -154,7 +199,8 @@ class DumontClient:
                                f"method, after the spend guard authorised it")
         if idempotent is None:
             idempotent = method in ("GET", "PUT", "DELETE", "HEAD")
-        counters = {"attempts": 0, "rate_limited": 0, "relogged": False, "status": None, "waited": 0.0}
+        counters = {"attempts": 0, "rate_limited": 0, "relogged": False, "status": None, "waited": 0.0,
+                    "exchanges": []}
         policy = self.backoff
 
         def wait(state: tenacity.RetryCallState) -> float:
@@ -176,7 +222,8 @@ class DumontClient:
         finally:
             self.call_log.add(CallRecord(method, path, counters["status"], time.monotonic() - started,
                                          counters["attempts"], counters["rate_limited"],
-                                         counters["waited"]))
+                                         counters["waited"], tuple(counters["exchanges"]),
+                                         None if timeout else policy.clock.wall(STALL_AFTER_SECONDS)))
 
     def get(self, path: str, **kw) -> dict:
         return self.request("GET", path, **kw)

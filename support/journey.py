@@ -112,6 +112,8 @@ class Journey:
         self._snapshot: TakenSnapshot | None = None
         self._standby: StandbyRun | None = None
         self._resources = 0
+        self._call_log = getattr(run.client, "call_log", None)     # None for a test's stand-in run
+        self._first_call = self._call_log.position() if self._call_log is not None else 0
         run.journeys.append(self)
 
     def resource_label(self) -> str:
@@ -156,6 +158,13 @@ class Journey:
 
     def paired(self, standby: StandbyRun) -> None:
         self._standby = standby
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """The journey ended: its metrics get their status and the API figures of the calls made
+        since it started (behave runs one scenario at a time, so those calls are all its own)."""
+        if self._call_log is not None:
+            self.metrics.api = self._call_log.figures(self._first_call, self._call_log.position())
+        self.metrics.finish(status, error)
 
     # -- phases ------------------------------------------------------------------------------------
 

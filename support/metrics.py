@@ -39,6 +39,11 @@ class MachineRecord:
     cost: float = 0.0
 
 
+def no_api_calls() -> dict:
+    """A journey's API figures before it has any (``support.client.CallLog.figures`` gives the real ones)."""
+    return {"calls": 0, "retries": 0, "rate_limited": 0, "backoff_seconds": 0.0, "stalled_seconds": 0.0}
+
+
 # Phase names that fill the brief's named fields.
 BRIEF_FIELDS = {
     "running": "time_to_running",
@@ -75,6 +80,9 @@ class JourneyMetrics:
     time_to_restore: float = 0.0
     phases: list[Phase] = field(default_factory=list)
     machines: list[MachineRecord] = field(default_factory=list)
+    #: The API calls made while the journey was open: calls, retries, rate-limited answers, wall
+    #: seconds waited in backoff and lost to stalls (see support.client.CallRecord.stalled_seconds).
+    api: dict = field(default_factory=no_api_calls)
     extra: dict = field(default_factory=dict)
 
     def add_phase(self, name: str, seconds: float, started_at: float | None = None, detail: str = "",

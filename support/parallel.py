@@ -23,11 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from behave.configuration import read_configuration
+from behave.model import ScenarioOutline
 from behave.parser import parse_file
 
-from support import allure_out, report
 from support import config as configuration
+from support import report
+from support.allure_out.finish import finish_merged_run
+from support.files import write_atomically
 from support.progress import read_status, worker_lines
+from support.reporting.summary import summarize_merged
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +44,7 @@ SERIAL_TAG = "serial"
 
 @dataclass(frozen=True, order=True)
 class Unit:
-    """One scenario (or scenario outline) to run: ``behave <file>:<line>``."""
+    """One scenario (or one example row of a scenario outline) to run: ``behave <file>:<line>``."""
 
     file: str
     line: int
@@ -51,7 +56,19 @@ class Unit:
         return f"{self.file}:{self.line}"
 
 
+def outline_names() -> None:
+    """Name the scenarios of an outline as behave will (behave.ini's ``scenario_outline_annotation_schema``:
+    the outline's name with the row's values in place of its placeholders)."""
+    settings = read_configuration(str(ROOT / "behave.ini"))
+    schema = settings.get("scenario_outline_annotation_schema")
+    if schema:
+        ScenarioOutline.annotation_schema = schema.strip()
+
+
 def discover(paths: list[str]) -> list[Unit]:
+    """Every scenario of the feature files, and every example row of each outline (by the row's line),
+    named as the reports will name it."""
+    outline_names()
     files = []
     for path in paths:
         target = Path(path)
@@ -59,9 +76,9 @@ def discover(paths: list[str]) -> list[Unit]:
     units = []
     for file in files:
         feature = parse_file(str(file))
-        for scenario in feature.scenarios:
-            tags = set(feature.tags) | set(scenario.tags)
-            units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in tags))
+        for item in feature.scenarios:
+            for scenario in (item.scenarios if isinstance(item, ScenarioOutline) else [item]):
+                units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in scenario.effective_tags))
     return sorted(units, key=lambda u: (u.file, u.line))
 
 
@@ -73,39 +90,6 @@ def shard(units: list[Unit], spec: str | None) -> list[Unit]:
     if not 1 <= index <= count:
         raise ValueError(f"--shard {spec}: expected i/n with 1 <= i <= n")
     return [unit for position, unit in enumerate(units) if position % count == index - 1]
-
-
-def merge(summaries: list[dict], started_at: float, ended_at: float) -> dict:
-    """One run's summary from the workers' metrics.json files."""
-    if not summaries:
-        raise ValueError("no worker produced metrics")
-    first = summaries[0]
-    journeys = [j for s in summaries for j in s["journeys"]]
-    ran = [j for j in journeys if j["status"] != "skipped"]
-
-    def mean(key):
-        values = [j[key] for j in journeys if j.get(key)]
-        return sum(values) / len(values) if values else None
-
-    api = {key: sum(s["api"].get(key, 0) for s in summaries) for key in first["api"]}
-    run = dict(first["run"])
-    run.update({
-        "id": run["id"].rsplit("-w", 1)[0], "label": run["label"].rsplit("-w", 1)[0],
-        "started_at": report.iso(started_at), "ended_at": report.iso(ended_at),
-        "duration_seconds": round(ended_at - started_at, 3),
-        "total_cost": round(sum(s["run"]["total_cost"] for s in summaries), 6),
-        "interrupted": next((s["run"]["interrupted"] for s in summaries if s["run"]["interrupted"]), None),
-        "success_rate": (sum(j["success"] for j in ran) / len(ran)) if ran else None,
-        "workers": len(summaries),
-    })
-    return {**first, "run": run, "journeys": journeys,
-            "machines": [m for s in summaries for m in s["machines"]],
-            "leaks": [leak for s in summaries for leak in s["leaks"]],
-            "leak_check_warnings": [w for s in summaries for w in s.get("leak_check_warnings", [])],
-            "api": api,
-            "metrics": {"mean_time_to_running": mean("time_to_running"),
-                        "mean_time_to_failover": mean("time_to_failover"),
-                        "mean_time_to_restore": mean("time_to_restore")}}
 
 
 class Runner:
@@ -216,15 +200,14 @@ def merge_folders(reports_dir: Path, parent: Path, language: str, started: float
         if metrics.is_file():
             summaries.append(json.loads(metrics.read_text()))
         for result in (folder / "allure-results").glob("*"):
-            shutil.copy2(result, results / result.name)
+            if result.is_file():
+                write_atomically(results / result.name, result.read_bytes())
     if not summaries:
         out(f"nothing to merge: no metrics.json under {parent}")
         return None
-    started = started or min(report.parse_iso(s["run"]["started_at"]) for s in summaries)
-    ended = ended or max(report.parse_iso(s["run"]["ended_at"]) for s in summaries)
-    summary = merge(summaries, started, ended)
+    summary = summarize_merged(summaries, started, ended)
     text = report.write(summary, reports_dir, language)
-    allure_out.finish_merged_run(reports_dir, summary, language, parent)
+    finish_merged_run(reports_dir, summary, language, parent)
     out("\n" + text)
     return summary
 

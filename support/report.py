@@ -1,16 +1,19 @@
-"""The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English) and metrics.json."""
+"""The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English), written with metrics.json.
+
+Both come from the run summary (:mod:`support.reporting.summary`), plain data; nothing here computes a figure.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
-from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
-from support.metrics import JourneyMetrics, iso
+from support.files import write_atomically
+from support.reporting.junit import mark_interrupted_in_junit
+from support.reporting.names import shown_name
+from support.reporting.summary import shows_uncertainty
 
 TEXT = {
     "pt": {
@@ -25,6 +28,8 @@ TEXT = {
         "api": "Chamadas à API: {calls} ({retries} novas tentativas, {rate_limited} limitadas por taxa)",
         "journey_interrupted": "interrompida ({reason}); a limpeza foi executada",
         "other_leak": "VAZADO ❌", "leak_warning": "⚠️ verificação de vazamentos incompleta: {warning}",
+        "journey_api": "API: {calls} chamadas, {retries} novas tentativas, {rate_limited} limitadas por taxa, "
+                       "{backoff} de espera (backoff), {stalled} perdidos em travamentos",
         "min": "min", "sec": "seg",
     },
     "en": {
@@ -39,12 +44,11 @@ TEXT = {
         "api": "API calls: {calls} ({retries} retries, {rate_limited} rate limited)",
         "journey_interrupted": "interrupted ({reason}); its cleanup ran",
         "other_leak": "LEAKED ❌", "leak_warning": "⚠️ leak check incomplete: {warning}",
+        "journey_api": "API: {calls} calls, {retries} retries, {rate_limited} rate limited, "
+                       "{backoff} waiting in backoff, {stalled} lost to stalls",
         "min": "min", "sec": "s",
     },
 }
-
-#: Version of metrics.json's shape (schemas/metrics.schema.json); raise it when the shape changes.
-SCHEMA_VERSION = 1
 
 ICONS = {"passed": "✅", "failed": "❌", "interrupted": "⏹️", "skipped": "⏭️", "running": "❌"}
 
@@ -57,54 +61,26 @@ def format_duration(seconds: float, language: str) -> str:
     return f"{minutes} {words['min']} {rest} {words['sec']}"
 
 
-def parse_iso(text: str) -> float:
-    """Epoch seconds of an ISO time written by :func:`support.metrics.iso`."""
-    return datetime.fromisoformat(text).timestamp()
-
-
 def format_cost(dollars: float) -> str:
     """Dollars with cents, or with four decimals under a dollar so small sandbox costs stay visible."""
     return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
 
 
-def _mean(values: list[float]) -> float | None:
-    values = [v for v in values if v]
-    return sum(values) / len(values) if values else None
+def journey_api_line(api: dict | None, language: str) -> str | None:
+    """A journey's time lost to the API (retries, rate limits, backoff, stalls), or None when it lost none."""
+    if not api or not any(api.get(key) for key in ("retries", "rate_limited", "backoff_seconds", "stalled_seconds")):
+        return None
+    return TEXT[language]["journey_api"].format(
+        calls=api["calls"], retries=api["retries"], rate_limited=api["rate_limited"],
+        backoff=format_seconds(api["backoff_seconds"], language),
+        stalled=format_seconds(api["stalled_seconds"], language))
 
 
-def summarize(run, ended_at: float | None = None) -> dict:
-    """Everything the reports show, as plain data (this is metrics.json)."""
-    ended_at = ended_at or time.time()
-    journeys: list[JourneyMetrics] = [j.metrics for j in run.journeys]
-    ran = [j for j in journeys if j.status != "skipped"]
-    machines = [dict(m.__dict__, journey=j.test_name) for j in journeys for m in j.machines]
-    for machine in machines:
-        machine["created_at"] = iso(machine["created_at"])
-        machine["deleted_at"] = iso(machine["deleted_at"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run": {
-            "id": run.config.run_id, "label": run.config.run_label,
-            "target": run.target.mode, "url": run.target.url, "time_scale": run.target.time_scale,
-            "server_version": run.target.version, "started_at": iso(run.started_at), "ended_at": iso(ended_at),
-            "duration_seconds": round(ended_at - run.started_at, 3),
-            "total_cost": round(sum(j.total_cost for j in journeys), 6),
-            "interrupted": run.guard.received,
-            "success_rate": (sum(j.success for j in ran) / len(ran)) if ran else None,
-        },
-        "metrics": {
-            "mean_time_to_running": _mean([j.time_to_running for j in journeys]),
-            "mean_time_to_failover": _mean([j.time_to_failover for j in journeys]),
-            "mean_time_to_restore": _mean([j.time_to_restore for j in journeys]),
-        },
-        "journeys": [j.to_dict() for j in journeys],
-        "machines": machines,
-        "leaks": run.leak_check.to_dict()["leaks"] if run.leak_check else [],
-        "leak_check_warnings": ([f"could not list {what}: {why}" for what, why in run.leak_check.unchecked.items()]
-                                if run.leak_check else ["the leak check did not run"]),
-        "api": run.client.call_log.summary(),
-        "config": run.config.public_view(),
-    }
+def format_seconds(seconds: float, language: str) -> str:
+    """Seconds precise enough that a small amount does not read as none (0.04 s, 3.5 s, 2 min 5 s)."""
+    if 0 < seconds < 1:
+        return f"{seconds:.2f} {TEXT[language]['sec']}"
+    return format_duration(seconds, language)
 
 
 def render(summary: dict, language: str) -> str:
@@ -126,7 +102,7 @@ def render(summary: dict, language: str) -> str:
         if journey["machines"]:
             detail.append(format_cost(journey["total_cost"]))
         suffix = f" ({', '.join(detail)})" if detail else ""
-        line = (f"{ICONS.get(journey['status'], '❌')} {journey['journey']}: "
+        line = (f"{ICONS.get(journey['status'], '❌')} {shown_name(journey)}: "
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
         if journey["status"] == "interrupted":
@@ -134,11 +110,19 @@ def render(summary: dict, language: str) -> str:
             lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
         elif journey["error_message"] and journey["status"] != "passed":
             lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
+        api = journey_api_line(journey.get("api"), language)
+        if api:
+            lines.append(f"   ↳ {api}")
     metrics = summary["metrics"]
 
     def mean(key):
         value = metrics[key]
-        return words["na"] if value is None else format_duration(value, language)
+        if value is None:
+            return words["na"]
+        uncertainty = (metrics.get("uncertainty_seconds") or {}).get(key)
+        if shows_uncertainty(value, uncertainty):
+            return f"{format_duration(value, language)} ± {format_seconds(uncertainty, language)}"
+        return format_duration(value, language)
 
     rate = run["success_rate"]
     lines += ["", words["metrics"],
@@ -165,55 +149,11 @@ def render(summary: dict, language: str) -> str:
 def write(summary: dict, reports_dir: Path, language: str) -> str:
     """Write metrics.json and the text report (and mark interrupted scenarios in the JUnit XML); return the text."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    write_atomically(reports_dir / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False))
     try:
         mark_interrupted_in_junit(reports_dir / "junit", summary)
     except (OSError, ElementTree.ParseError) as error:
         print(f"warning: could not mark interrupted scenarios in the JUnit XML: {error}", file=sys.stderr)
     text = render(summary, language)
-    _atomic_write(reports_dir / f"report-{language}.txt", text + "\n")
+    write_atomically(reports_dir / f"report-{language}.txt", text + "\n")
     return text
-
-
-def mark_interrupted_in_junit(junit_dir: Path, summary: dict) -> int:
-    """behave's JUnit reporter writes an interrupted scenario as "untested"/skipped; make it an error that
-    says so, so a CI that reads JUnit does not count it as skipped. Returns how many were changed."""
-    interrupted = {j["test_name"]: j for j in summary["journeys"] if j["status"] == "interrupted"}
-    if not interrupted or not junit_dir.is_dir():
-        return 0
-    signal = summary["run"].get("interrupted") or "an interrupt"
-    changed = 0
-    for path in sorted(junit_dir.glob("TESTS-*.xml")):
-        tree = ElementTree.parse(path)
-        suite = tree.getroot()
-        dirty = False
-        for case in suite.iter("testcase"):
-            journey = interrupted.get(case.get("name"))
-            if journey is None or case.get("status") == "interrupted":
-                continue
-            # behave wrote it as skipped ("untested") or as an error of type KeyboardInterrupt.
-            details = []
-            for outcome, counter in (("skipped", "skipped"), ("failure", "failures"), ("error", "errors")):
-                for element in case.findall(outcome):
-                    details.append(" ".join(filter(None, (element.get("type"), element.get("message")))))
-                    case.remove(element)
-                    suite.set(counter, str(max(0, int(suite.get(counter, "0")) - 1)))
-            error = ElementTree.Element("error", {"type": "Interrupted",
-                                                  "message": f"Interrupted by {signal}; the journey's cleanup ran"})
-            error.text = "\n".join(filter(None, [journey.get("error_message"), *details]))
-            case.insert(0, error)
-            case.set("status", "interrupted")
-            suite.set("errors", str(int(suite.get("errors", "0")) + 1))
-            dirty = True
-            changed += 1
-        if dirty:
-            partial = path.with_name(path.name + ".partial")
-            tree.write(partial, encoding="utf-8", xml_declaration=True)
-            os.replace(partial, path)
-    return changed
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)

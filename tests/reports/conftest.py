@@ -1,4 +1,6 @@
-"""One run with a passing, a failing and an interrupted journey, against a sandbox of our own.
+"""The runs the report tests read, each once per test session, against a sandbox of its own.
+
+The triad: one behave run with a passing, a failing and an interrupted journey.
 
 * passing: the quick checks;
 * failing: the instance journey, whose machine never leaves ``loading`` (sandbox
@@ -6,8 +8,12 @@
 * interrupted: the snapshot journey, sent SIGINT when its "take a snapshot" step
   starts (after its model was installed over SSH).
 
-The run happens once per test session; the tests read its reports and the
-sandbox's ground truth (billing, resources, events), saved before the sandbox stops.
+The tests read its reports and the sandbox's ground truth (billing, resources, events), saved
+before the sandbox stops.
+
+The all-pass parallel run (``support.parallel``, as `make acceptance` runs): the quick checks, the
+instance journey and the two failover scenarios (one feature, an outline and a scenario, sharing
+their journey's name), every one passing, one of them after a rate limit and a lost answer.
 """
 
 from __future__ import annotations
@@ -116,4 +122,57 @@ def triad(tmp_path_factory) -> TriadRun:
         sb.stop()
     assert run.interrupted_at is not None, "the snapshot journey never reached its snapshot step\n" + run.describe()
     assert (run.reports / "metrics.json").is_file(), run.describe()
+    return run
+
+
+#: The all-pass parallel run: its features, and its journeys by scenario name.
+PARALLEL_FEATURES = ["features/quick.feature", "features/instance.feature", "features/failover.feature"]
+PARALLEL_JOURNEYS = {
+    "The service answers and has machines for rent": "Quick checks",
+    "Rent the cheapest GPU, install a model, snapshot, pause, resume and delete it": "Instance Lifecycle",
+    "The GPU fails; the standby takes over by itself and the work comes back to a GPU": "Failover CPU Standby",
+    "The GPU fails and the operator triggers the failover": "Failover CPU Standby",
+}
+
+#: Faults of the parallel run: only the failover journeys ask for the account's standby status.
+STANDBY_STATUS = "/api/v1/standby/status"
+API_FAULTS = [{"kind": "rate_limit", "form": "429", "method": "GET", "path": STANDBY_STATUS, "count": 1},
+              {"kind": "lost_response", "method": "GET", "path": STANDBY_STATUS, "count": 1}]
+
+
+@dataclass
+class ParallelRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    reports: Path
+    stale: Path             # a result file of an earlier run, left in the results directory before this one
+
+    @property
+    def metrics(self) -> dict:
+        return json.loads((self.reports / "metrics.json").read_text(encoding="utf-8"))
+
+    def describe(self) -> str:
+        return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def parallel_run(tmp_path_factory) -> ParallelRun:
+    base = tmp_path_factory.mktemp("parallel")
+    reports = base / "reports"
+    stale = reports / "allure-results" / "0000-earlier-run-result.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMONT_", "TEST_", "SANDBOX_", "VAST_"))}
+    with sandbox.start(data_dir=base / "sandbox", time_scale=60.0, seed=3) as sb:
+        # The first failover journey's first standby status request is rate limited (429), then its
+        # answer is lost (the connection drops): retried both times, the journey passes, and reports it.
+        for fault in API_FAULTS:
+            sb.admin.add_fault(**fault)
+        env.update(DUMONT_API_URL=sb.url, DUMONT_REPORTS_DIR=str(reports), DUMONT_RUN_ID="reports-par",
+                   DUMONT_REPORT_LANG="en", PYTHONUNBUFFERED="1")
+        done = subprocess.run([sys.executable, "-m", "support.parallel", "--jobs", "2", *PARALLEL_FEATURES],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = ParallelRun(done.returncode, done.stdout, done.stderr, reports, stale)
+    assert run.returncode == 0, run.describe()
     return run

@@ -1,5 +1,5 @@
-"""support.allure_out and support.charts without a run: categories, command output, run files, history,
-JUnit marking, labels."""
+"""support.allure_out (each of its modules) and support.charts without a run: categories, command output,
+run files, history, JUnit marking, labels."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import allure_commons
 import pytest
 from allure_commons.utils import format_exception
 
-from support import allure_out, charts
+from support import charts
+from support.allure_out import categories, finish, history, labels, publish, results_dir
 from support.backoff import ApiError, ConnectionProblem
 from support.costs import SpendRefused, check_affordable, choose_cheapest
 from support.interrupts import ScenarioTimeLimit
-from support.report import mark_interrupted_in_junit
+from support.reporting.junit import mark_interrupted_in_junit, merge_junit
 from support.ssh import CommandFailed, CommandResult
 from support.waits import PhaseFailed, PhaseTimeout
 
@@ -31,7 +32,7 @@ def allure_message(error: BaseException) -> str:
 
 def categorize(status: str, message: str, *, allure2: bool) -> str | None:
     """First matching category: Allure 3 searches the regex; Allure 2 needs it to match the whole message."""
-    for rule in allure_out.CATEGORIES:
+    for rule in categories.CATEGORIES:
         if status not in rule["matchedStatuses"]:
             continue
         regex = rule.get("messageRegex")
@@ -89,7 +90,7 @@ def test_categories_match_the_messages_our_code_raises(status, message, expected
 
 
 def test_categories_are_valid_for_allure3_and_javascript_regexes():
-    for rule in allure_out.CATEGORIES:
+    for rule in categories.CATEGORIES:
         assert set(rule) <= {"name", "description", "matchedStatuses", "messageRegex"}
         # No inline flags or lookbehinds: the same text must compile in Java and JavaScript.
         assert "(?" not in rule.get("messageRegex", "")
@@ -126,8 +127,8 @@ def test_recorded_command_output_is_published_redacted(recorder):
     recorded = [Attachment("ssh: installing model x", command_output(result))]
     journey = SimpleNamespace(metrics=JourneyMetrics("s", "Instance Lifecycle", "f"), run=SimpleNamespace(),
                               unpublished=lambda: [recorded.pop()] if recorded else [])
-    allure_out.attach_recorded(journey, secrets=["s3cretpass"])
-    allure_out.attach_journey(journey, secrets=["s3cretpass"])          # published once, not twice
+    publish.attach_recorded(journey, secrets=["s3cretpass"])
+    publish.attach_journey(journey, secrets=["s3cretpass"])          # published once, not twice
     [(name, body, kind)] = [a for a in recorder.attached if a[0].startswith("ssh:")]
     assert name == "ssh: installing model x" and kind.mime_type == "text/plain"
     assert "hf_abcdefgh12345678" not in body and "s3cretpass" not in body and "abc.def.ghi" not in body
@@ -135,7 +136,7 @@ def test_recorded_command_output_is_published_redacted(recorder):
 
 
 def test_long_output_keeps_its_end():
-    text = allure_out.clean_output("x" * 100_000 + "THE END", [])
+    text = publish.clean_output("x" * 100_000 + "THE END", [])
     assert len(text) < 70_000 and text.endswith("THE END") and "characters cut" in text
 
 
@@ -153,10 +154,10 @@ def summary(**run):
 
 
 def test_environment_xml_keeps_non_ascii_and_escapes(tmp_path):
-    items = allure_out.environment_items(summary(url="http://h/?a=1&b=<2>"))
+    items = results_dir.environment_items(summary(url="http://h/?a=1&b=<2>"))
     items.append(("Observação", "custos simulados — tempo ×60"))
     path = tmp_path / "environment.xml"
-    path.write_text(allure_out.environment_xml(items), encoding="utf-8")
+    path.write_text(results_dir.environment_xml(items), encoding="utf-8")
     parsed = {p.findtext("key"): p.findtext("value") for p in ElementTree.parse(path).getroot().iter("parameter")}
     assert parsed["Observação"] == "custos simulados — tempo ×60"
     assert parsed["URL"] == "http://h/?a=1&b=<2>" and parsed["GPU"] == "RTX A4000"
@@ -166,17 +167,17 @@ def test_environment_xml_keeps_non_ascii_and_escapes(tmp_path):
 def test_executor_on_github_actions_and_locally():
     env = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
            "GITHUB_RUN_ID": "99", "GITHUB_RUN_NUMBER": "7", "GITHUB_WORKFLOW": "acceptance"}
-    ci = allure_out.executor(summary(), env)
+    ci = results_dir.executor(summary(), env)
     assert ci["type"] == "github" and ci["buildUrl"] == "https://github.com/o/r/actions/runs/99"
     assert ci["buildOrder"] == 7 and ci["buildName"] == "acceptance #7 (sandbox)"
-    local = allure_out.executor(summary(), {})
+    local = results_dir.executor(summary(), {})
     assert local["type"] == "local" and "r1" in local["buildName"]
 
 
 def test_prepare_rewrites_run_files_and_adds_one_history_point_per_run(tmp_path):
     reports = tmp_path / "reports"
     with pytest.raises(SystemExit, match="make acceptance"):
-        allure_out.prepare(reports)
+        history.prepare(reports)
     results = reports / "allure-results"
     results.mkdir(parents=True)
     (results / "a-result.json").write_text("{}")
@@ -185,22 +186,22 @@ def test_prepare_rewrites_run_files_and_adds_one_history_point_per_run(tmp_path)
     old_history = reports / "allure-report" / "history"
     old_history.mkdir(parents=True)
     (old_history / "history-trend.json").write_text("[]")
-    assert "history file" in allure_out.prepare(reports)
+    assert "history file" in history.prepare(reports)
     assert {p.name for p in results.iterdir()} >= {"categories.json", "environment.xml", "executor.json", "history"}
     assert not (results / "environment.properties").exists()
     assert (results / "history" / "history-trend.json").read_text() == "[]"
     assert json.loads((reports / "allure-generate.json").read_text()) == {"appendHistory": True}
-    assert "already" in allure_out.prepare(reports)
+    assert "already" in history.prepare(reports)
     assert json.loads((reports / "allure-generate.json").read_text()) == {"appendHistory": False}
     (reports / "metrics.json").write_text(json.dumps(summary(id="r2")), encoding="utf-8")
-    allure_out.prepare(reports)
+    history.prepare(reports)
     assert json.loads((reports / "allure-generate.json").read_text()) == {"appendHistory": True}
 
 
 def test_write_run_files_never_raises(tmp_path, capsys):
     run = SimpleNamespace(config=SimpleNamespace(reports_dir=tmp_path, language="en"), secrets=lambda: [],
                           journeys=[], started_at=0.0)
-    allure_out.write_run_files(run, {"run": {}})        # a broken summary: warnings, no exception
+    finish.write_run_files(run, {"run": {}})        # a broken summary: warnings, no exception
     assert "warning: could not write the Allure" in capsys.readouterr().err
 
 
@@ -230,23 +231,50 @@ def test_junit_marks_interrupted_scenarios(tmp_path, status, outcome, errors, sk
     assert suite.findall("testcase")[1].find("error") is None
 
 
+def test_merged_junit_has_one_file_per_feature_without_phantom_cases(tmp_path):
+    """behave file:line writes the feature's other scenarios as skipped: the merge keeps what each folder ran."""
+    suite = ('<testsuite name="features.failover.F" tests="2" errors="0" failures="{failures}" skipped="1" time="4.5">'
+             '<testcase classname="c" name="A" status="{a}" time="{ta}">{a_outcome}</testcase>'
+             '<testcase classname="c" name="B" status="{b}" time="{tb}">{b_outcome}</testcase></testsuite>')
+    ran = {"0": "A", "1": "B", "2": "Refused"}
+    for worker, name in ran.items():
+        (tmp_path / worker / "junit").mkdir(parents=True)
+        (tmp_path / worker / "metrics.json").write_text(json.dumps({"journeys": [{"test_name": name}]}))
+    (tmp_path / "0" / "junit" / "TESTS-features.failover.xml").write_text(suite.format(
+        failures=0, a="passed", ta="4.5", a_outcome="", b="skipped", tb="0", b_outcome="<skipped />"))
+    (tmp_path / "1" / "junit" / "TESTS-features.failover.xml").write_text(suite.format(
+        failures=1, a="skipped", ta="0", a_outcome="<skipped />", b="failed", tb="2.25",
+        b_outcome='<failure message="boom" />'))
+    (tmp_path / "2" / "junit" / "TESTS-features.quick.xml").write_text(
+        '<testsuite name="q" tests="1" skipped="1"><testcase classname="q" name="Refused" status="skipped" time="0">'
+        '<skipped message="DUMONT_ALLOW_SPEND" /></testcase></testsuite>')     # skipped by a guard: a real result
+    written = merge_junit([tmp_path / w for w in ran], tmp_path / "merged")
+    assert [p.name for p in written] == ["TESTS-features.failover.xml", "TESTS-features.quick.xml"]
+    failover = ElementTree.parse(written[0]).getroot()
+    assert [(c.get("name"), c.get("status")) for c in failover.iter("testcase")] == [("A", "passed"), ("B", "failed")]
+    assert {k: failover.get(k) for k in ("tests", "failures", "errors", "skipped", "time")} == {
+        "tests": "2", "failures": "1", "errors": "0", "skipped": "0", "time": "6.75"}
+    quick = ElementTree.parse(written[1]).getroot()
+    assert (quick.get("tests"), quick.get("skipped")) == ("1", "1")
+
+
 # -- labels and charts -------------------------------------------------------------------------------------
 
 
 def test_runtime_labels_registered_once():
-    allure_out.enable_runtime_labels()
-    allure_out.enable_runtime_labels()
+    labels.enable_runtime_labels()
+    labels.enable_runtime_labels()
     impls = allure_commons.plugin_manager.hook.add_label.get_hookimpls()
     assert len(impls) == 1
 
 
 def test_severity_and_gpu_labels():
     metrics = SimpleNamespace(journey="Instance Lifecycle", gpu_name="RTX 3060")
-    assert allure_out.journey_labels(metrics, ["instance", "paid", "gpu"]) == [
+    assert labels.journey_labels(metrics, ["instance", "paid", "gpu"]) == [
         ("epic", "Instance Lifecycle"), ("severity", "critical"), ("tag", "GPU: RTX 3060"), ("gpu", "RTX 3060")]
     quick = SimpleNamespace(journey="Quick checks", gpu_name=None)
-    assert allure_out.journey_labels(quick, ["quick"]) == [("epic", "Quick checks"), ("severity", "normal")]
-    assert allure_out.severity_for(["paid", "blocker"]) == "blocker"
+    assert labels.journey_labels(quick, ["quick"]) == [("epic", "Quick checks"), ("severity", "normal")]
+    assert labels.severity_for(["paid", "blocker"]) == "blocker"
 
 
 def test_charts_without_journeys_are_valid_svg(tmp_path):

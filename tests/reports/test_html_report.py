@@ -1,5 +1,6 @@
 """`make report` builds the Allure 3 HTML; headless Chromium opens it and finds the three journeys
-and their timing attachments, and leaves screenshots in reports/.
+and their timing attachments, and leaves screenshots in reports/. Of an all-pass parallel run, it
+reads the numbers the page shows: every scenario passed, none skipped, none retried.
 
 Skips, saying why, where Node.js/npx or Chromium is missing (.ci/run installs both in CI).
 """
@@ -9,16 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from support.config import reports_dir
-from tests.reports.conftest import ROOT, STATUSES
+from tests.reports.conftest import PARALLEL_JOURNEYS, ROOT, STATUSES
 
 ATTACHMENTS = ("phase timings", "phase timings (json)", "journey metrics", "timeline (svg)")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -45,16 +48,25 @@ def make_report(reports: Path) -> subprocess.CompletedProcess:
     return done
 
 
-@pytest.fixture(scope="module")
-def html(triad, tmp_path_factory) -> Path:
-    """The HTML report of the triad run, built by `make report` in a copy of its reports directory."""
+def build_html(source: Path, tmp_path_factory, name: str) -> Path:
+    """The HTML report of a run, built by `make report` in a copy of its reports directory."""
     need_node()
-    reports = tmp_path_factory.mktemp("html") / "reports"
-    shutil.copytree(triad.reports, reports)
+    reports = tmp_path_factory.mktemp(name) / "reports"
+    shutil.copytree(source, reports)
     make_report(reports)
     report = reports / "allure-report"
     assert (report / "index.html").is_file()
     return report
+
+
+@pytest.fixture(scope="module")
+def html(triad, tmp_path_factory) -> Path:
+    return build_html(triad.reports, tmp_path_factory, "html")
+
+
+@pytest.fixture(scope="module")
+def parallel_html(parallel_run, tmp_path_factory) -> Path:
+    return build_html(parallel_run.reports, tmp_path_factory, "parallel-html")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -62,16 +74,24 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def served(html):
-    """The report over http on 127.0.0.1 (a file:// page may not fetch its data)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(html)))
+@contextmanager
+def serve(folder: Path):
+    """A report over http on 127.0.0.1 (a file:// page may not fetch its data); yields its index URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def served(html):
+    with serve(html) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +166,41 @@ def test_history_is_kept_across_runs(html, triad):
     assert len((reports / "history.jsonl").read_text().splitlines()) == 2
     results = [json.loads(p.read_text(encoding="utf-8")) for p in (html / "data" / "test-results").glob("*.json")]
     assert all(len(r["history"]) >= 1 for r in results), [r["history"] for r in results]
+
+
+#: The overview's numbers: ``<div data-testid="metadata-item-passed">…<div data-testid="metadata-value">…4…``.
+METADATA_ITEM = re.compile(r'data-testid="metadata-item-([\w-]+)"[^>]*>(.*?)data-testid="metadata-value"[^>]*>(.*?)'
+                           r'</div></div>', re.S)
+
+
+def overview_numbers(dom: str) -> dict[str, int]:
+    """The numbers the overview page shows, by item (total, passed, failed, broken, skipped, retries, new, ...).
+
+    Allure 3 shows an item only when its number is not zero.
+    """
+    numbers = {}
+    for item, _, value in METADATA_ITEM.findall(dom):
+        text = re.sub(r"<[^>]+>", " ", value)
+        digits = re.findall(r"\d+", text)
+        if digits:
+            numbers.setdefault(item, int(digits[-1]))
+    return numbers
+
+
+def test_all_pass_parallel_run_shows_all_passed_none_skipped_none_retried(parallel_html, browser):
+    """Read from the rendered page: an all-pass `make acceptance` shows every scenario passed, 0 retried."""
+    summary = json.loads((parallel_html / "summary.json").read_text(encoding="utf-8"))
+    assert summary["stats"] == {"total": len(PARALLEL_JOURNEYS), "passed": len(PARALLEL_JOURNEYS),
+                                "new": len(PARALLEL_JOURNEYS)}, summary["stats"]
+    with serve(parallel_html) as url:
+        dom = browser(url, "--dump-dom")
+        shot = screenshots_dir() / "allure-overview-parallel.png"
+        browser(url, f"--screenshot={shot}")
+    numbers = overview_numbers(dom)
+    assert numbers.get("total") == len(PARALLEL_JOURNEYS), numbers
+    assert numbers.get("passed") == len(PARALLEL_JOURNEYS), numbers
+    for status in ("failed", "broken", "skipped", "unknown", "retries", "flaky"):
+        assert numbers.get(status, 0) == 0, (status, numbers)
+    for journey in set(PARALLEL_JOURNEYS.values()):          # the tree groups the scenarios by journey
+        assert journey in dom, journey
+    assert shot.stat().st_size > 10_000

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from support.allure_out import CATEGORIES
+from support.allure_out.categories import CATEGORIES
 from support.report import format_cost, render
 from tests.reports.conftest import LABEL, ROOT, STATUSES
 
@@ -271,3 +271,57 @@ def test_charts_saved_and_attached(triad):
     for attachment in attachments:
         assert attachment["type"] == "image/svg+xml"
         assert ElementTree.parse(folder / attachment["source"]).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+# -- names -------------------------------------------------------------------------------------------------
+
+OUTLINE_NAME = "A qwen2.5-7b model survives the loss of its RTX A4000 through a snapshot"
+
+
+def test_outline_names_are_expanded_everywhere(triad):
+    """The snapshot outline's name has <model> and <gpu>: every report shows the example row's values."""
+    assert triad.journey("Snapshot/Restore")["test_name"] == OUTLINE_NAME
+    assert f"Scenario Outline: {OUTLINE_NAME}" in triad.stdout
+    assert OUTLINE_NAME in allure_results(triad.reports)
+    junit = ElementTree.parse(triad.reports / "junit" / "TESTS-features.snapshot.xml").getroot()
+    assert [case.get("name") for case in junit.iter("testcase")] == [OUTLINE_NAME]
+    for path in triad.reports.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".txt", ".svg", ".xml"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert "<model>" not in text and "<gpu>" not in text and " -- @1.1" not in text, path
+    assert "<model>" not in triad.stdout and " -- @1.1" not in triad.stdout
+
+
+# -- uncertainty -------------------------------------------------------------------------------------------
+
+
+def test_every_phase_carries_its_uncertainty_in_every_report(triad):
+    metrics = triad.metrics
+    assert metrics["schema_version"] == 2
+    phases = [p for j in metrics["journeys"] for p in j["phases"]]
+    assert phases and all(p["uncertainty_seconds"] >= 0 for p in phases)
+    assert any(p["uncertainty_seconds"] > 0 for p in phases)          # polled phases are known to a bracket
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    without = json.loads(json.dumps(metrics))
+    del next(j for j in without["journeys"] if j["phases"])["phases"][0]["uncertainty_seconds"]
+    assert not validator.is_valid(without)
+    svg = "{http://www.w3.org/2000/svg}"
+    timeline = ElementTree.parse(triad.reports / "timeline.svg").getroot()
+    drawn = [(e.get("data-phase"), float(e.get("data-uncertainty"))) for e in timeline.iter(f"{svg}rect")
+             if e.get("data-phase")]
+    assert drawn == [(p["name"], p["uncertainty_seconds"]) for p in phases]
+    whiskers = [g for g in timeline.iter(f"{svg}g") if g.get("class") == "uncertainty"]
+    assert len(whiskers) == sum(1 for p in phases if p["uncertainty_seconds"])
+    assert all("±" in g.findtext(f"{svg}title") for g in whiskers)
+    results = allure_results(triad.reports)
+    folder = triad.reports / "allure-results"
+    for journey in metrics["journeys"]:
+        attachments = {a["name"]: a["source"] for a in results[journey["test_name"]]["attachments"]}
+        timings = json.loads((folder / attachments["phase timings (json)"]).read_text(encoding="utf-8"))
+        assert [p["uncertainty_seconds"] for p in timings] == [p["uncertainty_seconds"] for p in journey["phases"]]
+        text = (folder / attachments["phase timings"]).read_text(encoding="utf-8").splitlines()
+        for line, phase in zip(text, journey["phases"], strict=False):
+            assert f"± {phase['uncertainty_seconds']:.3f} s" in line, line
+    uncertainty = metrics["metrics"]["uncertainty_seconds"]
+    assert set(uncertainty) == {"mean_time_to_running", "mean_time_to_failover", "mean_time_to_restore"}
+    assert (uncertainty["mean_time_to_running"] is None) == (metrics["metrics"]["mean_time_to_running"] is None)

@@ -1,4 +1,5 @@
-"""support.report: the brief's final report in Portuguese and English, and metrics.json."""
+"""support.report and support.reporting.summary: the brief's final report in Portuguese and English, and
+metrics.json (one summary for a single process and for merged ones)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from support.client import CallLog, CallRecord
 from support.leaks import LeakCheck
 from support.metrics import JourneyMetrics, MachineRecord
-from support.report import format_duration, render, summarize, write
+from support.report import format_duration, render, write
+from support.reporting.summary import merged_facts, run_facts, run_journeys, summarize, summarize_merged, summarize_run
 
 T0 = 1_800_000_000.0
 
@@ -132,7 +134,7 @@ def fake_run():
 
 
 def test_summarize_from_a_run():
-    summary = summarize(fake_run(), ended_at=T0 + 700)
+    summary = summarize_run(fake_run(), ended_at=T0 + 700)
     run = summary["run"]
     assert run["duration_seconds"] == 700
     assert run["total_cost"] == pytest.approx(0.75)
@@ -149,9 +151,109 @@ def test_summarize_from_a_run():
     assert "⏭️ Snapshot/Restore" in text
 
 
+def test_a_merged_run_is_summarized_by_the_same_function():
+    """Two workers' metrics.json merged give what one process running both journeys would have given."""
+    run = fake_run()
+    whole = summarize_run(run, ended_at=T0 + 700)
+    workers = []
+    for index, journeys in enumerate((run.journeys[:1], run.journeys[1:])):
+        worker = SimpleNamespace(**{**run.__dict__, "journeys": journeys})
+        worker.config = SimpleNamespace(run_id=f"r9-w{index}", run_label=f"dumont-acc-r9-w{index}",
+                                        public_view=run.config.public_view)
+        workers.append(json.loads(json.dumps(summarize_run(worker, ended_at=T0 + 700))))
+    merged = summarize_merged(workers)
+    assert merged["run"].pop("workers") == 2
+    assert merged["api"] == {key: 2 * value for key, value in whole["api"].items()}   # each worker logs its own
+    merged["api"] = whole["api"]
+    assert merged == json.loads(json.dumps(whole))
+    assert summarize(run_journeys(run), run_facts(run, T0 + 700)) == whole
+    assert merged_facts(workers).id == "r9"
+
 def test_write_produces_metrics_and_text(tmp_path):
     summary = hand_summary()
     text = write(summary, tmp_path / "reports", "pt")
     assert (tmp_path / "reports" / "report-pt.txt").read_text(encoding="utf-8") == text + "\n"
     assert json.loads((tmp_path / "reports" / "metrics.json").read_text(encoding="utf-8")) == summary
     assert not list((tmp_path / "reports").glob("*.partial"))
+
+
+def test_write_atomically_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path, monkeypatch):
+    import os
+
+    from support import files
+
+    target = tmp_path / "metrics.json"
+    files.write_atomically(target, "old")
+    assert target.read_text() == "old"
+    files.write_atomically(target, b"\xc3\xa9 bytes")
+    assert target.read_text(encoding="utf-8") == "é bytes"
+
+    def no_rename(source, destination):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError, match="disk full"):
+        files.write_atomically(target, "new")
+    assert target.read_text(encoding="utf-8") == "é bytes"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]       # no partial file left
+
+
+def test_journeys_sharing_a_kind_are_named_by_their_scenario():
+    from support.reporting.names import display_names
+
+    journeys = [{"journey": "Failover CPU Standby", "test_name": "The GPU fails; the standby takes over"},
+                {"journey": "Quick checks", "test_name": "The service answers"},
+                {"journey": "Failover CPU Standby", "test_name": "The GPU fails and the operator triggers it"},
+                {"journey": "Row", "test_name": "Same"}, {"journey": "Row", "test_name": "Same"}]
+    assert display_names(journeys) == [
+        "Failover CPU Standby — The GPU fails; the standby takes over", "Quick checks",
+        "Failover CPU Standby — The GPU fails and the operator triggers it", "Row — Same (1)", "Row — Same (2)"]
+    summary = hand_summary()
+    summary["journeys"].append(journey("Failover CPU Standby", "passed", duration=5.0))
+    summary["journeys"][1]["test_name"] = "The GPU fails and the operator triggers the failover"
+    for item, name in zip(summary["journeys"], display_names(summary["journeys"]), strict=True):
+        item["display_name"] = name
+    text = render(summary, "en")
+    assert "✅ Instance Lifecycle: 5 min 10 s" in text
+    assert "❌ Failover CPU Standby — The GPU fails and the operator triggers the failover: 1 min 2 s" in text
+    assert "✅ Failover CPU Standby — Failover CPU Standby: " not in text and "✅ Failover CPU Standby: 5.0 s" in text
+
+
+def test_a_journey_that_lost_time_to_the_api_says_how_much():
+    summary = hand_summary()
+    summary["journeys"][0]["api"] = {"calls": 412, "retries": 3, "rate_limited": 2, "backoff_seconds": 4.5,
+                                     "stalled_seconds": 125.0}
+    summary["journeys"][1]["api"] = {"calls": 80, "retries": 0, "rate_limited": 0, "backoff_seconds": 0.0,
+                                     "stalled_seconds": 0.04}
+    text = render(summary, "en")
+    assert ("✅ Instance Lifecycle: 5 min 10 s (RTX 3060, $0.4300)\n"
+            "   ↳ API: 412 calls, 3 retries, 2 rate limited, 4.5 s waiting in backoff, 2 min 5 s lost to stalls\n"
+            ) in text
+    assert "   ↳ API: 80 calls, 0 retries, 0 rate limited, 0.0 s waiting in backoff, 0.04 s lost to stalls" in text
+    assert ("   ↳ API: 412 chamadas, 3 novas tentativas, 2 limitadas por taxa, 4.5 seg de espera (backoff), "
+            "2 min 5 seg perdidos em travamentos") in render(summary, "pt")
+    summary["journeys"][1]["api"]["stalled_seconds"] = 0.0                 # lost nothing: no line
+    assert render(summary, "en").count("↳ API:") == 1
+
+
+def test_mean_times_show_their_uncertainty_when_it_exceeds_one_percent():
+    summary = hand_summary()
+    summary["metrics"]["mean_time_to_running"] = 2.1
+    summary["metrics"]["uncertainty_seconds"] = {"mean_time_to_running": 0.1, "mean_time_to_failover": None,
+                                                 "mean_time_to_restore": 0.1}       # 0.8 % of 12.5 s: not shown
+    text = render(summary, "en")
+    assert "- Mean time to instance running: 2.1 s ± 0.10 s\n" in text
+    assert "- Mean restore time: 12.5 s\n" in text and "- Mean failover time: n/a\n" in text
+    assert "- Tempo médio para instância running: 2.1 seg ± 0.10 seg\n" in render(summary, "pt")
+
+
+def test_the_summary_gives_each_mean_its_uncertainty():
+    run = fake_run()
+    passed, failed, _ = (j.metrics for j in run.journeys)
+    passed.phases[0].uncertainty_seconds = 0.5          # the running phase that filled time_to_running (90 s)
+    passed.phases[1].uncertainty_seconds = 9.0          # a second boot: not the brief's field
+    failed.phases[0].uncertainty_seconds = 1.5          # 110 s
+    metrics = summarize_run(run, ended_at=T0 + 700)["metrics"]
+    assert metrics["mean_time_to_running"] == pytest.approx(100.0)
+    assert metrics["uncertainty_seconds"] == {"mean_time_to_running": 1.0, "mean_time_to_failover": None,
+                                              "mean_time_to_restore": None}
