@@ -73,22 +73,6 @@ class Timeouts:
     failover: float = 1200
     scenario: float = 3600
 
-    def total_for_instance_journey(self) -> float:
-        """The longest an instance journey may bill for, used by the budget guard."""
-        return (self.create + self.running + self.ssh + self.model_install
-                + self.snapshot + self.pause + self.resume + self.delete)
-
-    def total_for_failover_journey(self) -> float:
-        """A GPU and its standby through install, failure, failover and failback (the standby is cheap)."""
-        return (self.create + self.running + self.ssh + self.model_install + 2 * self.failover
-                + self.delete)
-
-    def total_for_snapshot_journey(self) -> float:
-        """Two machines' lives: the first until its snapshot is taken, the second until restored."""
-        first = self.create + self.running + self.ssh + self.model_install + self.snapshot + self.delete
-        second = self.create + self.running + self.ssh + self.restore + self.delete
-        return first + second
-
 
 @dataclass(frozen=True)
 class Config:

@@ -64,21 +64,6 @@ class Meter:
         return self._cost + self._rate() * self.clock.real(max(0.0, (now or time.time()) - self._since)) / 3600
 
 
-def estimate_max_cost(price_per_hour: float, seconds: float) -> float:
-    """The most a machine can cost if every phase uses its whole time limit (real seconds)."""
-    return price_per_hour * seconds / 3600
-
-
-def check_affordable(balance: float, estimate: float, budget: float, what: str) -> None:
-    """Refuse, with the numbers, when the balance or the run's budget cannot cover ``estimate``."""
-    if estimate > budget:
-        raise SpendRefused(f"{what}: estimated maximum cost ${estimate:.4f} exceeds the budget "
-                           f"DUMONT_BUDGET_USD=${budget:.2f}")
-    if balance < estimate:
-        raise SpendRefused(f"{what}: balance ${balance:.4f} is below the estimated maximum cost "
-                           f"${estimate:.4f}")
-
-
 def offers_for(offers: list[dict], gpus: tuple[str, ...]) -> list[dict]:
     """The offers whose GPU is one of ``gpus`` (however either spells the name)."""
     wanted = {normalize_gpu_name(g) for g in gpus}

@@ -16,12 +16,13 @@ a single line on stderr that is cleared before the step's result is printed.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from support.files import write_atomically
 
 #: How often a live line is redrawn (wall seconds).
 REDRAW = 0.25
@@ -113,10 +114,8 @@ class Progress:
     def _save(self) -> None:
         if self.status_file is None:
             return
-        partial = self.status_file.with_name(self.status_file.name + ".partial")
         try:
-            partial.write_text(json.dumps(self.status(), ensure_ascii=False), encoding="utf-8")
-            os.replace(partial, self.status_file)
+            write_atomically(self.status_file, json.dumps(self.status(), ensure_ascii=False))
         except OSError:
             pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
@@ -16,9 +17,10 @@ from allure_commons.utils import format_exception
 from support import charts
 from support.allure_out import categories, finish, history, labels, publish, results_dir
 from support.backoff import ApiError, ConnectionProblem
-from support.costs import SpendRefused, check_affordable, choose_cheapest
+from support.costs import SpendRefused, choose_cheapest
 from support.interrupts import ScenarioTimeLimit
 from support.reporting.junit import mark_interrupted_in_junit, merge_junit
+from support.spending import Budget
 from support.ssh import CommandFailed, CommandResult
 from support.waits import PhaseFailed, PhaseTimeout
 
@@ -41,6 +43,16 @@ def categorize(status: str, message: str, *, allure2: bool) -> str | None:
     return None
 
 
+def budget(limit: float) -> Budget:
+    return Budget(Path(tempfile.mkdtemp(prefix="budget-")) / "budget.json", limit)
+
+
+def full_budget() -> Budget:
+    held = budget(1.0)
+    held.reserve("other", 0.8, 0, "another journey")
+    return held
+
+
 def refused(callable_, *args) -> SpendRefused:
     with pytest.raises(SpendRefused) as caught:
         callable_(*args)
@@ -51,8 +63,9 @@ CASES = [
     ("broken", "Interrupted by SIGINT during step 'When I pause the instance'; the journey stopped there",
      "Interrupted"),
     ("broken", allure_message(KeyboardInterrupt("SIGTERM")), "Interrupted"),
-    ("failed", allure_message(refused(check_affordable, 1.0, 2.0, 5.0, "instance journey")), "Budget refused"),
-    ("failed", allure_message(refused(check_affordable, 9.0, 6.0, 5.0, "instance journey")), "Budget refused"),
+    ("failed", allure_message(refused(lambda: budget(0.5).reserve("j", 0.9, 0, "instance journey"))), "Budget refused"),
+    ("failed", allure_message(refused(lambda: full_budget().reserve("j", 0.6, 0, "instance journey"))),
+     "Budget refused"),
     ("failed", allure_message(refused(choose_cheapest, [{"gpu_name": "H100", "dph_total": 3}], ("RTX 3060",), 1.0)),
      "Budget refused"),
     ("skipped", "this scenario rents paid machines on the real service: set DUMONT_ALLOW_SPEND=1 to allow it",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support.clock import Clock
-from support.costs import Meter, SpendRefused, check_affordable, choose_cheapest, estimate_max_cost
+from support.costs import Meter, SpendRefused, choose_cheapest
 
 T0 = 1_800_000_000.0       # an epoch
 
@@ -42,10 +42,6 @@ def test_meter_ignores_changes_after_stop_and_a_second_stop():
     meter.change("running", at=T0 + 7200)
     meter.stop(at=T0 + 10_800)
     assert meter.cost() == pytest.approx(1.0) and meter.stopped_at == T0 + 3600
-
-
-def test_estimate_max_cost():
-    assert estimate_max_cost(0.5, 7200) == pytest.approx(1.0)
 
 
 OFFERS = [
@@ -87,25 +83,6 @@ def test_over_the_price_cap_says_so_with_numbers():
     message = str(caught.value)
     assert "price cap" in message
     assert "$0.120/h" in message and "DUMONT_MAX_PRICE=$0.100/h" in message
-
-
-def test_check_affordable_passes():
-    check_affordable(balance=10, estimate=1.5, budget=5, what="instance journey")
-
-
-def test_check_affordable_over_budget_with_numbers():
-    with pytest.raises(SpendRefused) as caught:
-        check_affordable(balance=100, estimate=7.25, budget=5, what="instance journey")
-    message = str(caught.value)
-    assert message.startswith("instance journey:")
-    assert "$7.2500" in message and "DUMONT_BUDGET_USD=$5.00" in message
-
-
-def test_check_affordable_low_balance_with_numbers():
-    with pytest.raises(SpendRefused) as caught:
-        check_affordable(balance=0.5, estimate=1.25, budget=5, what="failover journey")
-    message = str(caught.value)
-    assert "balance $0.5000" in message and "$1.2500" in message
 
 
 def test_spend_refused_is_an_assertion():
