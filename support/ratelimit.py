@@ -11,12 +11,11 @@ rate — the adaptive way cloud SDKs retry.
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import re
 import time
 from pathlib import Path
+
+from support.shared_state import change_locked
 
 _IDS = re.compile(r"/(\d+|[0-9a-f]{8,})(?=/|$)")
 #: A rate limit answer halves the rate, down to this share of the configured rate at the least.
@@ -43,23 +42,7 @@ class SharedRequestBudget:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _locked(self, change):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 1 << 20)
-            try:
-                state = json.loads(raw) if raw else {}
-                if not isinstance(state, dict):
-                    state = {}
-            except ValueError:
-                state = {}
-            answer = change(state)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(state).encode())
-            return answer
-        finally:
-            os.close(fd)   # closing releases the lock
+        return change_locked(self.path, change)
 
     def _bucket(self, state: dict, endpoint: str, now: float) -> dict:
         bucket = state.get(endpoint)

@@ -23,8 +23,6 @@ capped at the scenario's time limit plus its deletion.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
 import os
 import socket
@@ -34,6 +32,7 @@ from pathlib import Path
 
 from support.config import normalize_gpu_name
 from support.errors import ApiError, ConnectionProblem, SpendRefused
+from support.shared_state import change_locked
 
 GPU, STANDBY, ANY_GPU = "gpu", "standby", "any_gpu"
 OVERRUN = "spending past the reservation"
@@ -158,24 +157,14 @@ class Budget:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _locked(self, change):
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            raw = os.read(fd, 1 << 20)
-            try:
-                data = json.loads(raw) if raw else {}
-                state = _Ledger(dict(data.get("reserved", {})), dict(data.get("spent", {})))
-            except ValueError:
-                state = _Ledger()
+        def on_state(data: dict):
+            state = _Ledger(dict(data.get("reserved", {})), dict(data.get("spent", {})))
             _drop_dead_owners(state)
             answer = change(state)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps({"reserved": state.reserved, "spent": state.spent}).encode())
-            os.fsync(fd)
+            data.clear()
+            data.update(reserved=state.reserved, spent=state.spent)
             return answer
-        finally:
-            os.close(fd)   # closing releases the lock
+        return change_locked(self.path, on_state, durable=True)
 
     def committed(self, except_key: str | None = None) -> float:
         """Reserved by journeys still going on, plus spent by those that ended (dollars)."""
