@@ -137,6 +137,7 @@ def test_lifecycle_timing_follows_drawn_durations(fresh_sandbox):
 
 
 def test_illegal_transitions(sb, api):
+    sb.admin.add_fault(kind="never_running", count=1)   # loading still after the create's stall
     loading = api.create().json()["id"]
     r = api.post(f"/instances/{loading}/pause")
     assert r.status_code == 500 and r.json()["error"].startswith(f"Failed to pause instance {loading}")

@@ -193,6 +193,7 @@ def test_sync_status_reports_backup_runs_not_the_cpu_standby(sb, api, key):
     snaps = {s["id"]: s for s in api.get("/snapshots").json()["snapshots"]}
     assert snaps[run["snapshot_id"]]["tags"] == [f"instance-{gpu['id']}", "auto-sync", "sync-1"]
     # a loading instance cannot be backed up: 200, success false
+    sb.admin.add_fault(kind="never_running", count=1)   # loading still after the create's stall
     loading = api.create(skip_standby=True).json()["id"]
     bad = api.post(f"/instances/{loading}/sync").json()
     assert bad["success"] is False and bad["error"] == f"Instance {loading} is not running"
