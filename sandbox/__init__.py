@@ -108,14 +108,40 @@ class AdminClient:
     def standby_truth(self, gpu_id: int) -> Dict[str, Any]:
         return self._call("GET", f"/standby/{int(gpu_id)}")
 
-    def set_account(self, email: str, password: Optional[str] = None,
-                    balance: Optional[float] = None) -> Dict[str, Any]:
+    def set_account(self, email: str, password: Optional[str] = None, balance: Optional[float] = None,
+                    ssh_keys: Optional[Iterable[str]] = None, provider_key: Any = ...) -> Dict[str, Any]:
+        """Create or change an account. ssh_keys replaces its registered SSH public keys (what
+        its new instances authorise); provider_key sets its provider API key (None removes it)."""
         body: Dict[str, Any] = {}
         if password is not None:
             body["password"] = password
         if balance is not None:
             body["balance"] = balance
+        if ssh_keys is not None:
+            body["ssh_keys"] = list(ssh_keys)
+        if provider_key is not ...:
+            body["provider_key"] = provider_key
         return self._call("PUT", f"/accounts/{quote(email, safe='@')}", json=body)
+
+    def account(self, email: str) -> Dict[str, Any]:
+        """{"email", "balance", "ssh_keys", "provider_key"}."""
+        return self._call("GET", f"/accounts/{quote(email, safe='@')}")
+
+    def add_ssh_key(self, email: str, key: str) -> Dict[str, Any]:
+        """Register one more SSH public key on the account (instances created after it authorise it)."""
+        return self._call("POST", f"/accounts/{quote(email, safe='@')}/ssh-keys", json={"key": key})
+
+    def set_provider_key(self, email: str, key: Optional[str]) -> Dict[str, Any]:
+        return self.set_account(email, provider_key=key)
+
+    def stalls(self) -> list:
+        """Every server stall: {"start", "end", "nominal_s", "reason", "detail", "active"}."""
+        return self._call("GET", "/stalls")["stalls"]
+
+    def settings(self, **changes: Any) -> Dict[str, Any]:
+        """Change settings while the sandbox runs: provider_rate_limit ("0.2/5" or "off"),
+        provider_retry_delay, create_stall (nominal seconds), unconfigured (list), register."""
+        return self._call("PUT", "/settings", json=changes)
 
     def set_rate_limit(self, rate: Any = ..., burst: Optional[int] = None,
                        mode: Optional[str] = None) -> Dict[str, Any]:
@@ -228,10 +254,16 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
           seed: Optional[int] = None, rate_limit: Any = None, rate_limit_mode: Optional[str] = None,
           start_balance: Optional[float] = None, extra_args: Iterable[str] = (),
           env: Optional[Mapping[str, str]] = None, timeout: float = 30,
-          die_with_parent: bool = True) -> Sandbox:
+          die_with_parent: bool = True, profile: Optional[str] = None, provider_rate_limit: Any = None,
+          create_stall: Optional[float] = None) -> Sandbox:
     """Start `python -m sandbox` in its own process group and wait until it serves.
 
-    rate_limit: None (server default), "off"/False/0, "RATE/BURST" or (rate, burst).
+    profile: None (the default profile) or "real" (nothing a client sees says sandbox; the
+    admin API still works).
+    provider_rate_limit: None (server default), "off"/False, "INTERVAL/BURST" or (interval, burst).
+    create_stall: nominal seconds the server stalls after each create (0 = off, not real).
+    rate_limit: Dumont's own limiter (not real): None (server default: off), "off"/False/0,
+    "RATE/BURST" or (rate, burst).
     die_with_parent: on Linux the sandbox gets SIGTERM when this process dies, even by
     SIGKILL, so an embedded sandbox never outlives the run that started it.
     """
@@ -250,6 +282,12 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
         argv += ["--rate-limit-mode", str(rate_limit_mode)]
     if start_balance is not None:
         argv += ["--start-balance", repr(float(start_balance))]
+    if profile is not None:
+        argv += ["--profile", str(profile)]
+    if provider_rate_limit is not None:
+        argv += ["--provider-rate-limit", _rate_limit_arg(provider_rate_limit)]
+    if create_stall is not None:
+        argv += ["--create-stall", repr(float(create_stall))]
     argv += [str(a) for a in extra_args]
     full_env = dict(os.environ)
     full_env.update(env or {})

@@ -19,10 +19,22 @@ DEFAULT_DATA_DIR = "./.sandbox-data"
 DEFAULT_TIME_SCALE = 60.0
 DEFAULT_SIZE_SCALE = 1000.0
 DEFAULT_START_BALANCE = 50.0
-DEFAULT_RATE = 10.0     # nominal requests per second per account
+DEFAULT_RATE = 10.0     # nominal requests per second per account (Dumont's own limiter: not real, off by default)
 DEFAULT_BURST = 40
 RATE_LIMIT_MODES = ("500", "429", "429-retry-after")
 DEFAULT_ACCOUNT = ("test@test.com", "test123")
+PROFILES = ("default", "real")
+# The provider's limiter: a minimum interval (nominal seconds) between two requests to one endpoint
+# by one identity, with a small burst.
+DEFAULT_PROVIDER_INTERVAL = 0.2
+DEFAULT_PROVIDER_BURST = 5
+# The real server retries a failing provider call 3 times, 2 + 4 + 8 s apart, before it answers.
+DEFAULT_PROVIDER_RETRY_DELAY = 14.0
+# After every create the real server blocks its event loop (synchronous machine setup): ~115 s seen.
+DEFAULT_CREATE_STALL = 110.0
+# Settings the real server may lack; each makes some routes answer an error (README, "Prerequisites").
+UNCONFIGURABLE = ("server-provider-key", "restic", "gcp")
+REGISTER_MODES = ("500", "ok")
 
 
 @dataclass
@@ -33,9 +45,16 @@ class Config:
     time_scale: float = DEFAULT_TIME_SCALE
     size_scale: float = DEFAULT_SIZE_SCALE
     seed: Optional[int] = None
-    rate: Optional[float] = DEFAULT_RATE          # None = rate limiting off
+    rate: Optional[float] = None                  # Dumont's own limiter (not real); None = off
     burst: int = DEFAULT_BURST
     rate_limit_mode: str = "500"
+    profile: str = "default"
+    provider_interval: Optional[float] = DEFAULT_PROVIDER_INTERVAL   # None = provider limiter off (not real)
+    provider_burst: int = DEFAULT_PROVIDER_BURST
+    provider_retry_delay: float = DEFAULT_PROVIDER_RETRY_DELAY        # nominal seconds
+    create_stall: float = DEFAULT_CREATE_STALL                        # nominal seconds; 0 = off (not real)
+    unconfigured: List[str] = field(default_factory=list)             # subset of UNCONFIGURABLE
+    register: str = "500"                                             # "ok" = registration works (not real)
     start_balance: float = DEFAULT_START_BALANCE
     admin_token: Optional[str] = None
     offers_file: Optional[Path] = None
@@ -71,6 +90,31 @@ def parse_rate_limit(text: str):
     return (rate or None), burst
 
 
+def parse_provider_rate_limit(text: str):
+    """'INTERVAL/BURST', 'INTERVAL' or 'off' -> (interval or None, burst or None)."""
+    text = str(text).strip().lower()
+    if text in ("off", "none", "false", "no"):
+        return None, None
+    if "/" in text:
+        interval_s, burst_s = text.split("/", 1)
+        interval, burst = float(interval_s), int(float(burst_s))
+    else:
+        interval, burst = float(text), None
+    if interval <= 0 or (burst is not None and burst < 1):
+        raise ValueError("interval must be > 0 (or 'off') and burst >= 1")
+    return interval, burst
+
+
+def parse_unconfigured(text: str) -> List[str]:
+    items = [x.strip().lower() for x in str(text).split(",") if x.strip()]
+    if items in (["none"], ["off"]):
+        return []
+    bad = [x for x in items if x not in UNCONFIGURABLE]
+    if bad:
+        raise ValueError(f"unknown setting(s) {', '.join(bad)}; one of {', '.join(UNCONFIGURABLE)}")
+    return list(dict.fromkeys(items))
+
+
 def _load_json_arg(text: str) -> Any:
     text = text.strip()
     if text.startswith("@"):
@@ -90,10 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, help=f"nominal seconds per wall second (default {DEFAULT_TIME_SCALE:g})")
     p.add_argument("--size-scale", type=float, help=f"nominal bytes per real byte (default {DEFAULT_SIZE_SCALE:g})")
     p.add_argument("--seed", type=int, help="seed for durations, faults and model contents (default: random)")
+    p.add_argument("--profile", choices=PROFILES,
+                   help="'real' hides what makes it a sandbox (health, mirror, ssh_key) (default: default)")
+    p.add_argument("--provider-rate-limit",
+                   help="the provider's limiter per endpoint and account: INTERVAL/BURST (nominal seconds "
+                        f"between requests, burst) or 'off' (default {DEFAULT_PROVIDER_INTERVAL:g}/"
+                        f"{DEFAULT_PROVIDER_BURST})")
+    p.add_argument("--provider-retry-delay", type=float,
+                   help="nominal seconds the server spends retrying a failing provider call before it "
+                        f"answers (default {DEFAULT_PROVIDER_RETRY_DELAY:g})")
+    p.add_argument("--create-stall", type=float,
+                   help="nominal seconds the whole server stops answering after each create "
+                        f"(default {DEFAULT_CREATE_STALL:g}; 0 = off, not real)")
+    p.add_argument("--unconfigured",
+                   help=f"comma list of settings the server lacks: {', '.join(UNCONFIGURABLE)} (default none)")
+    p.add_argument("--register", choices=REGISTER_MODES,
+                   help="POST /auth/register: 500 as on the real server, or ok (not real) (default 500)")
     p.add_argument("--rate-limit",
-                   help=f"RATE/BURST in nominal req/s, or 'off' (default {DEFAULT_RATE:g}/{DEFAULT_BURST})")
+                   help="Dumont's own limiter (not real): RATE/BURST in nominal req/s, or 'off' "
+                        f"(default off; e.g. {DEFAULT_RATE:g}/{DEFAULT_BURST})")
     p.add_argument("--rate-limit-mode", choices=RATE_LIMIT_MODES,
-                   help="how a limited request is answered (default 500)")
+                   help="how Dumont's own limiter answers (default 500)")
     p.add_argument("--start-balance", type=float,
                    help=f"starting balance of new accounts in $ (default {DEFAULT_START_BALANCE:g})")
     p.add_argument("--admin-token", help="admin token (default: random, kept in <data-dir>/admin-token, mode 0600)")
@@ -155,6 +216,37 @@ def load_config(argv: Optional[Sequence[str]] = None) -> Config:
         if v not in RATE_LIMIT_MODES:
             raise SystemExit(f"bad rate limit mode {v!r}; one of {', '.join(RATE_LIMIT_MODES)}")
         cfg.rate_limit_mode = v
+    v = pick("profile", "profile")
+    if v is not None:
+        if v not in PROFILES:
+            raise SystemExit(f"bad profile {v!r}; one of {', '.join(PROFILES)}")
+        cfg.profile = v
+    v = pick("provider_rate_limit", "provider_rate_limit")
+    if v is not None:
+        try:
+            interval, burst = parse_provider_rate_limit(v)
+        except ValueError as exc:
+            raise SystemExit(f"bad --provider-rate-limit {v!r}: {exc}")
+        cfg.provider_interval = interval
+        if burst is not None:
+            cfg.provider_burst = burst
+    v = pick("provider_retry_delay", "provider_retry_delay", float)
+    if v is not None:
+        cfg.provider_retry_delay = v
+    v = pick("create_stall", "create_stall", float)
+    if v is not None:
+        cfg.create_stall = v
+    v = pick("unconfigured", "unconfigured")
+    if v is not None:
+        try:
+            cfg.unconfigured = parse_unconfigured(v)
+        except ValueError as exc:
+            raise SystemExit(f"bad --unconfigured {v!r}: {exc}")
+    v = pick("register", "register")
+    if v is not None:
+        if v not in REGISTER_MODES:
+            raise SystemExit(f"bad --register {v!r}; one of {', '.join(REGISTER_MODES)}")
+        cfg.register = v
     v = pick("start_balance", "start_balance", float)
     if v is not None:
         cfg.start_balance = v
@@ -190,6 +282,8 @@ def load_config(argv: Optional[Sequence[str]] = None) -> Config:
         cfg.log_level = v
     if cfg.time_scale <= 0 or cfg.size_scale <= 0:
         raise SystemExit("--time-scale and --size-scale must be > 0")
+    if cfg.provider_retry_delay < 0 or cfg.create_stall < 0:
+        raise SystemExit("--provider-retry-delay and --create-stall must be >= 0")
     if cfg.ssh_ready_delay is not None:
         cfg.timings.setdefault("ssh_ready", cfg.ssh_ready_delay)
     return cfg

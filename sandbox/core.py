@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -15,6 +18,7 @@ from typing import Any, Dict
 from . import reaper
 from .clock import Clock, Timings
 from .cloud.accounts import Accounts
+from .cloud.backups import Backups
 from .cloud.billing import Billing
 from .cloud.events import EventLog
 from .cloud.instances import Instances
@@ -23,12 +27,14 @@ from .cloud.machines import MachineFactory, load_or_create_host_key
 from .cloud.model_mirror import ModelMirror
 from .cloud.offers import Offers
 from .cloud.ports import PortAllocator
+from .cloud.provider import Provider, ProviderLimiter
 from .cloud.snapshots import Snapshots
 from .cloud.store import Store
 from .config import DEFAULT_ACCOUNT, Config
 from .faults import Faults
 from .standby.service import StandbyService
 from .web.ratelimit import RateLimiter
+from .web.stall import ServerStall
 
 log = logging.getLogger("sandbox")
 VERSION = "3.0.0"
@@ -41,6 +47,7 @@ class Core:
         self.url = url
         self.started_at = time.time()
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg.data_dir = Path(cfg.data_dir).resolve()
         machines_dir = cfg.data_dir / "machines"
         machines_dir.mkdir(exist_ok=True)
         self.clock = Clock(cfg.time_scale)
@@ -51,18 +58,23 @@ class Core:
         self.accounts = Accounts(self.store, self.billing, self.clock, cfg.start_balance)
         self.faults = Faults(cfg.seed)
         self.ratelimit = RateLimiter(cfg.rate, cfg.burst, cfg.rate_limit_mode, cfg.time_scale)
+        limiter = ProviderLimiter(cfg.provider_interval, cfg.provider_burst, cfg.time_scale)
+        self.provider = Provider(self.faults, limiter, cfg.provider_retry_delay)
+        self.stall = ServerStall(self.clock, self.events)
         self.offers = Offers(cfg.offers_file)
         self.models = ModelMirror(cfg.data_dir / "models", cfg.size_scale, cfg.seed, cfg.models)
-        machine_env = {"DUMONT_MODEL_MIRROR": self.model_mirror_url,
-                       reaper.MARKER: reaper.sandbox_id(cfg.data_dir)}
+        machine_env = {reaper.MARKER: reaper.sandbox_id(cfg.data_dir)}
+        if not self.real:   # the real profile does not advertise the mirror
+            machine_env["DUMONT_MODEL_MIRROR"] = self.model_mirror_url
         factory = MachineFactory(machines_dir, cfg.host, load_or_create_host_key(cfg.data_dir / "ssh_host_ed25519_key"),
-                                 machine_env)
+                                 machine_env, path_prefix=str(self.bin_dir))
         self.lifecycle = Lifecycle(store=self.store, clock=self.clock, timings=self.timings, billing=self.billing,
                                    faults=self.faults, events=self.events, ports=PortAllocator(cfg.host),
                                    factory=factory)
         self.snapshots = Snapshots(root=cfg.data_dir / "snapshots", store=self.store, clock=self.clock,
                                    timings=self.timings, faults=self.faults, events=self.events,
                                    size_scale=cfg.size_scale)
+        self.backups = Backups(self.snapshots, self.clock)
         self.standby = StandbyService(store=self.store, lifecycle=self.lifecycle, offers=self.offers,
                                       faults=self.faults, timings=self.timings, clock=self.clock, events=self.events,
                                       data_dir=cfg.data_dir, size_scale=cfg.size_scale, host=cfg.host)
@@ -73,12 +85,46 @@ class Core:
     def model_mirror_url(self) -> str:
         return f"{self.url}/_sandbox/models"
 
+    @property
+    def real(self) -> bool:
+        """The "real" profile: nothing a client sees says this is a sandbox."""
+        return self.cfg.profile == "real"
+
+    @property
+    def bin_dir(self) -> Path:
+        """Stand-in commands, first on every machine's PATH (hf)."""
+        return self.cfg.data_dir / "bin"
+
+    def _install_commands(self) -> None:
+        """The `hf` wrapper: runs the stand-in with the mirror's URL in its own environment only."""
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        script = Path(__file__).resolve().parent / "cloud" / "hf_standin.py"
+        hf = self.bin_dir / "hf"
+        hf.write_text("#!/bin/sh\n"
+                      f"SANDBOX_HF_MIRROR={shlex.quote(self.model_mirror_url)} "
+                      f"exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} \"$@\"\n")
+        os.chmod(hf, 0o755)
+
+    def unconfigured(self, setting: str, account: Any = None) -> bool:
+        """Does the server lack this setting (--unconfigured, or an `unconfigured` fault)?
+
+        "provider-key" is the account's own provider key: the server falls back to its own key,
+        so it is missing only when the account has none and the server's is missing too.
+        """
+        if setting == "provider-key":
+            if self.faults.unconfigured("provider-key", account) is not None:
+                return True
+            has_own = bool(account and self.accounts.provider_key(account))
+            return not has_own and self.unconfigured("server-provider-key")
+        return setting in self.cfg.unconfigured or self.faults.unconfigured(setting, account) is not None
+
     # -- lifecycle ----------------------------------------------------------------------
     async def startup(self) -> None:
         leftovers = reaper.reap(self.cfg.data_dir)
         if leftovers:
             log.warning("killed %d leftover process(es) of a previous run", leftovers)
         self.accounts.ensure(*DEFAULT_ACCOUNT)
+        self._install_commands()
         await asyncio.to_thread(self.models.ensure)
         if self.store.meta_get("first_started_at") is None:
             self.store.meta_set("first_started_at", repr(self.started_at))
@@ -104,4 +150,10 @@ class Core:
                 "rate_limit": self.ratelimit.describe(), "data_dir": str(Path(self.cfg.data_dir).resolve()),
                 "version": SANDBOX_VERSION, "api_version": VERSION, "started_at": self.started_at,
                 "url": self.url, "model_mirror": self.model_mirror_url, "timings": self.timings.describe(),
-                "max_instances": self.cfg.max_instances}
+                "max_instances": self.cfg.max_instances, **self.settings()}
+
+    def settings(self) -> Dict[str, Any]:
+        """What PUT /_sandbox/settings changes while the sandbox runs."""
+        return {"profile": self.cfg.profile, "provider_rate_limit": self.provider.limiter.describe(),
+                "provider_retry_delay": self.provider.retry_delay, "create_stall": self.cfg.create_stall,
+                "unconfigured": list(self.cfg.unconfigured), "register": self.cfg.register}

@@ -12,15 +12,19 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 KINDS = {
-    "http_error", "rate_limit", "lost_response", "sticky_delete", "never_running", "preempt",
-    "ssh_refuse", "snapshot_fail", "sync_stall", "sync_slow", "offer_vanish",
+    "http_error", "rate_limit", "lost_response", "connection_drop", "sticky_delete", "never_running", "preempt",
+    "ssh_refuse", "snapshot_fail", "sync_stall", "sync_slow", "offer_vanish", "provider_error", "unconfigured",
+    "price_change",
 }
-PERSISTENT_KINDS = {"offer_vanish", "sync_stall", "sync_slow"}
-REQUEST_KINDS = {"http_error", "rate_limit", "lost_response"}
+PERSISTENT_KINDS = {"offer_vanish", "sync_stall", "sync_slow", "unconfigured", "price_change"}
+REQUEST_KINDS = {"http_error", "rate_limit", "lost_response", "connection_drop", "provider_error"}
 MATCH_KEYS = ("instance_id", "gpu_id", "offer_id")
+PROVIDER_ERRORS = ("rate_limit", "timeout", "down", "server_error")
+SETTINGS = ("server-provider-key", "provider-key", "restic", "gcp")
+PROVIDER_API_PREFIX = "/_provider"
 
 
 class FaultError(ValueError):
@@ -74,6 +78,9 @@ class Fault:
             return False
         if self.method and not method and self.kind in REQUEST_KINDS:
             return False
+        if path is not None and path.startswith(PROVIDER_API_PREFIX) and not (
+                self.path and self.path.startswith(PROVIDER_API_PREFIX)):
+            return False   # the provider's own API is only hit by faults that name it
         if self.path:
             if path is None:
                 return False
@@ -117,6 +124,21 @@ def validate(spec: Any) -> Dict[str, Any]:
         raise FaultError("ssh_refuse needs 'seconds' (nominal)")
     if kind == "offer_vanish" and not isinstance(spec.get("offer_id"), int):
         raise FaultError("offer_vanish needs an integer offer_id")
+    if kind == "offer_vanish" and spec.get("reason", "gone") not in ("gone", "rented"):
+        raise FaultError("offer_vanish reason must be gone or rented")
+    if kind == "provider_error" and spec.get("error", "rate_limit") not in PROVIDER_ERRORS:
+        raise FaultError(f"provider_error error must be one of {', '.join(PROVIDER_ERRORS)}")
+    if kind == "unconfigured":
+        if spec.get("setting") not in SETTINGS:
+            raise FaultError(f"unconfigured needs a setting: one of {', '.join(SETTINGS)}")
+        if spec.get("account") is not None and not isinstance(spec["account"], str):
+            raise FaultError("account must be an email")
+    if kind == "price_change":
+        factor = spec.get("factor")
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor <= 0:
+            raise FaultError("price_change needs a factor > 0")
+        if spec.get("gpu_name") is not None and not isinstance(spec["gpu_name"], str):
+            raise FaultError("gpu_name must be a string")
     if kind == "sync_slow" and not isinstance(spec.get("factor"), (int, float)):
         raise FaultError("sync_slow needs a numeric factor")
     for key in MATCH_KEYS:
@@ -150,12 +172,15 @@ class Faults:
             self._faults.remove(fault)
 
     def take(self, kind: str, method: Optional[str] = None, path: Optional[str] = None,
-             **attrs: Any) -> Optional[Fault]:
-        """The first active fault of this kind that matches and fires; consumes one count."""
+             predicate: Optional[Callable[[Fault], bool]] = None, **attrs: Any) -> Optional[Fault]:
+        """The first active fault of this kind that matches (and satisfies `predicate`) and
+        fires; consumes one count."""
         for fault in self._faults:
             if fault.kind != kind or not fault.active:
                 continue
             if not fault.matches(method, path, attrs):
+                continue
+            if predicate is not None and not predicate(fault):
                 continue
             if fault.probability is not None and fault.rng.random() >= fault.probability:
                 continue
@@ -171,3 +196,24 @@ class Faults:
 
     def hidden_offers(self) -> List[int]:
         return [int(f.spec["offer_id"]) for f in self._faults if f.kind == "offer_vanish" and f.active]
+
+    def vanished(self, offer_id: int) -> Optional[Fault]:
+        """The active offer_vanish fault that hides this offer, if any."""
+        return next((f for f in self._faults if f.kind == "offer_vanish" and f.active
+                     and int(f.spec["offer_id"]) == int(offer_id)), None)
+
+    def unconfigured(self, setting: str, account: Optional[str] = None) -> Optional[Fault]:
+        """The active unconfigured fault for this setting (and account), consumed once."""
+        for fault in self._faults:
+            if fault.kind != "unconfigured" or not fault.active or fault.spec.get("setting") != setting:
+                continue
+            want = fault.spec.get("account")
+            if want is not None and (account is None or want.strip().lower() != account):
+                continue
+            if fault.probability is not None and fault.rng.random() >= fault.probability:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            fault.fired += 1
+            return fault
+        return None

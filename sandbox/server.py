@@ -55,7 +55,8 @@ async def serve(cfg: Config) -> None:
     await core.startup()
     app = create_app(core)
     gateway = Gateway(app, accounts=core.accounts, faults=core.faults, limiter=core.ratelimit,
-                      request_log=core.store.add_request)
+                      request_log=core.store.add_request, stall=core.stall,
+                      create_stall=lambda: core.cfg.create_stall)
     config = uvicorn.Config(gateway, http="h11", lifespan="off", log_level=cfg.log_level,
                             access_log=False, timeout_graceful_shutdown=3, timeout_keep_alive=30,
                             ws="none")

@@ -1,4 +1,5 @@
-"""Accounts, passwords, bearer tokens and balances."""
+"""Accounts, passwords, bearer tokens and balances; and what the account has on the provider:
+its registered SSH public keys and its own provider API key."""
 from __future__ import annotations
 
 import base64
@@ -7,7 +8,7 @@ import hmac
 import json
 import re
 import secrets
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..clock import Clock
 from .billing import Billing
@@ -95,11 +96,19 @@ class Accounts:
             return 0.0
         return account.start_balance - self.billing.account_spent(email)
 
-    def set(self, email: str, password: Optional[str] = None, balance: Optional[float] = None) -> bool:
-        """Create or update an account; balance sets the *current* balance. Returns created?"""
-        if not self.exists(email):
+    def set(self, email: str, password: Optional[str] = None, balance: Optional[float] = None,
+            ssh_keys: Optional[Sequence[str]] = None, provider_key: object = ...) -> bool:
+        """Create or update an account; balance sets the *current* balance, ssh_keys replaces
+        the registered keys, provider_key (None to remove) sets its provider key. Returns created?"""
+        created = not self.exists(email)
+        if created:
             self.create(email, password or secrets.token_urlsafe(12),
                         self.start_balance if balance is None else balance)
+        if ssh_keys is not None:
+            self.store.update_account(email, ssh_keys=list(ssh_keys))
+        if provider_key is not ...:
+            self.store.update_account(email, provider_key=provider_key)
+        if created:
             return True
         if password is not None:
             salt = secrets.token_hex(8)
@@ -108,6 +117,28 @@ class Accounts:
             spent = self.billing.account_spent(email)
             self.store.update_account(email, start_balance=float(balance) + spent)
         return False
+
+    # -- the account on the provider ------------------------------------------------------
+    def ssh_keys(self, email: str) -> List[str]:
+        account = self.store.account(email)
+        return list(account.ssh_keys) if account else []
+
+    def add_ssh_key(self, email: str, key: str) -> List[str]:
+        keys = self.ssh_keys(email)
+        if key not in keys:
+            keys.append(key)
+            self.store.update_account(email, ssh_keys=keys)
+        return keys
+
+    def provider_key(self, email: str) -> Optional[str]:
+        account = self.store.account(email)
+        return account.provider_key if account else None
+
+    def email_for_provider_key(self, key: Optional[str]) -> Optional[str]:
+        if not key:
+            return None
+        account = self.store.account_by_provider_key(key)
+        return account.email if account else None
 
     def summary(self) -> Dict[str, Dict[str, float]]:
         """email -> {start_balance, spent, balance}, as /_sandbox/billing shows it."""

@@ -9,6 +9,7 @@ from ..faults import Faults
 from .events import EventLog
 from .lifecycle import DEFAULT_IMAGE, Lifecycle
 from .listener import InstanceListener
+from .offers import normalise_gpu
 from .records import Offer
 from .resource import Resource
 from .views import instance_view
@@ -31,13 +32,25 @@ class Instances:
     def of_account(self, account: str) -> List[Resource]:
         return self.lifecycle.of_account(account)
 
-    def launch(self, account: str, offer: Offer, *, label: Optional[str] = None, ssh_key: Optional[str] = None,
-               disk_size: float = 100.0, image: str = DEFAULT_IMAGE, ports: Sequence[int] = (),
-               onstart_cmd: Optional[str] = None, skip_standby: bool = False) -> Resource:
-        """A new instance, booting; the listener may pair a standby with it at once."""
-        res = self.lifecycle.create(account=account, offer=offer, label=label, ssh_key=ssh_key, disk_size=disk_size,
-                                    image=image, ports=list(ports), onstart_cmd=onstart_cmd,
-                                    skip_standby=skip_standby)
+    def launch(self, account: str, offer: Offer, *, label: Optional[str] = None,
+               authorized_keys: Sequence[str] = (), disk_size: float = 100.0, image: str = DEFAULT_IMAGE,
+               ports: Sequence[int] = (), onstart_cmd: Optional[str] = None, skip_standby: bool = False,
+               detail: Optional[Dict[str, Any]] = None) -> Resource:
+        """A new instance, booting, that authorises `authorized_keys` (OpenSSH public keys: the
+        account's registered keys, and the create's own key where that is honoured). A
+        price_change fault makes it bill at a multiple of the offer's price. The listener may
+        pair a standby with it at once."""
+        listed = float(offer["dph_total"])
+        change = self.faults.take("price_change", offer_id=offer["id"], predicate=_gpu_matches(offer))
+        if change is not None:
+            offer = {**offer, "dph_total": round(listed * float(change.spec["factor"]), 6)}
+            detail = {**(detail or {}), "price_change": {"fault": change.id, "factor": change.spec["factor"],
+                                                         "listed_dph_total": listed}}
+        keys = list(dict.fromkeys(k.strip() for k in authorized_keys if k and k.strip()))
+        res = self.lifecycle.create(account=account, offer=offer, label=label, ssh_key="\n".join(keys) or None,
+                                    disk_size=disk_size, image=image, ports=list(ports), onstart_cmd=onstart_cmd,
+                                    skip_standby=skip_standby,
+                                    event_detail={"authorized_keys": len(keys), **(detail or {})})
         try:
             self.listener.instance_created(res, skip_standby)
         except Exception:   # the instance exists whatever the listener makes of it
@@ -56,5 +69,15 @@ class Instances:
         message = await self.listener.instance_deleted(res, destroy_standby, reason)
         return message or f"Instance {res.id} destroyed successfully"
 
-    def view(self, res: Resource) -> Dict[str, Any]:
-        return instance_view(res, self.host, self.listener.attachment(res))
+    def view(self, res: Resource, form: str = "list", ext: bool = True) -> Dict[str, Any]:
+        """The instance as the real server shows it in a list, a GET or a create answer."""
+        standby = self.listener.attachment(res) if form == "list" else None
+        return instance_view(res, self.host, standby, form=form, ext=ext)
+
+
+def _gpu_matches(offer: Offer):
+    """A price_change fault with a gpu_name applies to offers of that GPU only."""
+    def check(fault) -> bool:
+        want = fault.spec.get("gpu_name")
+        return want is None or normalise_gpu(want) == normalise_gpu(offer.get("gpu_name", ""))
+    return check

@@ -86,10 +86,12 @@ class Lifecycle:
     # -- creation -----------------------------------------------------------------------
     def create(self, *, account: str, offer: Offer, kind: str = "instance", label: Optional[str] = None,
                ssh_key: Optional[str] = None, disk_size: float = 100.0, image: str = DEFAULT_IMAGE,
-               boot: bool = True, **details: Any) -> Resource:
+               boot: bool = True, event_detail: Optional[Dict[str, Any]] = None, **details: Any) -> Resource:
         """Create a machine in `loading` and (with `boot`) start its boot timer.
 
-        `details` are further MachineRecord fields (ports, onstart_cmd, gpu_instance_id, ...).
+        `ssh_key` is the authorized_keys text (one OpenSSH public key per line); `details` are
+        further MachineRecord fields (ports, onstart_cmd, gpu_instance_id, ...); `event_detail`
+        goes into the `created` event.
         """
         t = self.clock.now()
         rid = self.store.next_machine_id()
@@ -107,7 +109,8 @@ class Lifecycle:
             self.billing.open(rid, "loading", rec.dph_total, t)
             self.events.record(kind, rid, "created", None, "loading",
                                {"label": label, "offer_id": offer["id"], "dph_total": rec.dph_total,
-                                "storage_dph": storage, "ssh_port": port, "account": account}, t=t)
+                                "storage_dph": storage, "ssh_port": port, "account": account,
+                                **(event_detail or {})}, t=t)
         res = Resource(rec, self.factory.build(rec))
         self.live[rid] = res
         if boot:

@@ -81,15 +81,16 @@ class _Server(asyncssh.SSHServer):
 
 class Machine:
     def __init__(self, mid: int, root: Path, port: int, host: str, host_key, authorized_keys: Optional[str],
-                 env: Dict[str, str]):
+                 env: Dict[str, str], path_prefix: Optional[str] = None):
         self.id = mid
-        self.root = Path(root)
+        self.root = Path(root).resolve()     # $WORKSPACE is absolute whatever the data dir is
         self.workspace = self.root / "workspace"
         self.port = port
         self.host = host
         self.host_key = host_key
         self.authorized_keys_text = authorized_keys or ""
         self.extra_env = dict(env)
+        self.path_prefix = path_prefix
         self.acceptor = None
         self.connections: Set = set()
         self.procs: Set[asyncio.subprocess.Process] = set()
@@ -100,8 +101,9 @@ class Machine:
         return self.acceptor is not None
 
     def env(self, username: str) -> Dict[str, str]:
+        path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "PATH": f"{self.path_prefix}:{path}" if self.path_prefix else path,
             "HOME": str(self.root), "USER": username, "LOGNAME": username, "SHELL": "/bin/bash",
             "LANG": os.environ.get("LANG", "C.UTF-8"), "WORKSPACE": str(self.workspace),
         }
@@ -216,17 +218,21 @@ def load_or_create_host_key(path: Path):
 
 class MachineFactory:
     """Builds the Machine of a record: where its root is, the SSH host key, and the environment
-    every command in it gets (the model mirror, its id, and the marker the reaper looks for)."""
+    every command in it gets (the model mirror in the default profile, its id, the marker the
+    reaper looks for, and a PATH that starts with the sandbox's stand-in commands)."""
 
-    def __init__(self, machines_dir: Path, host: str, host_key, env: Dict[str, str]):
-        self.machines_dir = Path(machines_dir)
+    def __init__(self, machines_dir: Path, host: str, host_key, env: Dict[str, str],
+                 path_prefix: Optional[str] = None):
+        self.machines_dir = Path(machines_dir).resolve()
         self.host = host
         self.host_key = host_key
         self.env = dict(env)
+        self.path_prefix = path_prefix
 
     def root_of(self, mid: int) -> Path:
         return self.machines_dir / str(mid)
 
     def build(self, rec: MachineRecord) -> Machine:
         env = {**self.env, "DUMONT_INSTANCE_ID": str(rec.id)}
-        return Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env)
+        return Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env,
+                       self.path_prefix)

@@ -29,12 +29,24 @@ _CATALOGUE = [
     (101014, "H100 PCIE", 1, 80, 32, 256, 2000, 2.10, "Finland, FI", 0.984, True, "on-demand"),
     (101015, "H100 SXM", 1, 80, 52, 512, 2000, 2.45, "Utah, US", 0.997, True, "on-demand"),
     (101016, "H100 SXM", 8, 640, 208, 2048, 8000, 19.20, "Korea, KR", 0.968, True, "on-demand"),
+    # Cheap hosts below the real server's hidden search defaults (min_disk 50, min_inet_down
+    # 100): found only when a search lowers those minimums explicitly (or names a machine_type).
+    (101017, "RTX 3060", 1, 12, 4, 16, 40, 0.045, "Minas Gerais, BR", 0.912, False, "on-demand"),
+    (101018, "RTX A4000", 1, 16, 6, 24, 200, 0.12, "Texas, US", 0.944, False, "on-demand"),
     # CPU-only offers (num_gpus 0), e.g. for standbys
     (102001, "CPU", 0, 0, 2, 4, 50, 0.010, "Belgium, BE", 0.990, True, "on-demand"),
     (102002, "CPU", 0, 0, 4, 16, 100, 0.020, "Iowa, US", 0.985, True, "on-demand"),
     (102003, "CPU", 0, 0, 8, 32, 200, 0.040, "Taiwan, TW", 0.970, True, "on-demand"),
     (102004, "CPU", 0, 0, 2, 8, 50, 0.006, "Ireland, IE", 0.900, False, "interruptible"),
 ]
+
+# (inet_down, inet_up) in Mbps where the catalogue's derived values do not apply
+_SLOW_NETWORK = {101017: (80.0, 40.0), 101018: (60.0, 30.0)}
+
+# GET /instances/offers' machine_type: the provider's type filter ("bid" is the provider's name
+# for interruptible; "all" lifts the filter); any other text matches nothing.
+MACHINE_TYPES = {"on-demand": ("on-demand",), "interruptible": ("interruptible",), "bid": ("interruptible",),
+                 "all": ("on-demand", "interruptible")}
 
 REGIONS = {
     "US": {"US", "CA", "MX"},
@@ -106,12 +118,13 @@ def complete_offer(raw: Dict[str, Any]) -> Offer:
 def builtin_offers() -> List[Offer]:
     out = []
     for (oid, gpu, n, gram, cores, cram, disk, dph, geo, rel, verified, mtype) in _CATALOGUE:
+        inet_down, inet_up = _SLOW_NETWORK.get(oid, (500.0 + (oid % 7) * 250.0, 300.0 + (oid % 5) * 200.0))
         out.append(complete_offer({
             "id": oid, "gpu_name": gpu, "num_gpus": n, "gpu_ram": float(gram), "cpu_cores": cores,
             "cpu_ram": float(cram), "disk_space": float(disk), "dph_total": dph, "geolocation": geo,
             "reliability": rel, "verified": verified, "machine_type": mtype,
             "static_ip": verified and dph >= 0.8,
-            "inet_down": 500.0 + (oid % 7) * 250.0, "inet_up": 300.0 + (oid % 5) * 200.0,
+            "inet_down": inet_down, "inet_up": inet_up,
         }))
     return out
 
@@ -131,21 +144,28 @@ class Offers:
         return self.by_id.get(int(offer_id))
 
     def search(self, *, gpu_name: Optional[str] = None, num_gpus: int = 1, min_gpu_ram: float = 0,
-               min_cpu_cores: int = 0, min_cpu_ram: float = 0, min_disk: float = 0,
+               min_cpu_cores: int = 1, min_cpu_ram: float = 1, min_disk: float = 50, min_inet_down: float = 100,
                max_price: float = 10.0, min_reliability: float = 0.0, region: Optional[str] = None,
                verified_only: bool = False, machine_type: Optional[str] = None, limit: int = 50,
                hidden: Iterable[int] = ()) -> List[Offer]:
+        """The real server's two searches. Without machine_type: on-demand offers only, with the
+        hidden minimums (disk, download speed, CPU cores and RAM). With a machine_type: that
+        provider type, and those minimums are not applied."""
         hidden = set(hidden)
         want_gpu = normalise_gpu(gpu_name) if gpu_name else None
         want_region = region.upper() if region else None
+        if machine_type is None:
+            types: Iterable[str] = ("on-demand",)
+        else:
+            types = MACHINE_TYPES.get(machine_type.strip().lower(), ())
+            min_cpu_cores, min_cpu_ram, min_disk, min_inet_down = 0, 0, float("-inf"), float("-inf")
         out = []
         for o in self.offers:
             if o["id"] in hidden or o.get("is_blacklisted"):
                 continue
-            if num_gpus == 0:
-                if o["num_gpus"] != 0:
-                    continue
-            elif o["num_gpus"] != num_gpus:
+            if o.get("machine_type", "on-demand") not in types:
+                continue
+            if o["num_gpus"] != num_gpus:
                 continue
             if want_gpu:
                 have = normalise_gpu(o["gpu_name"])
@@ -153,14 +173,14 @@ class Offers:
                     continue
             if o["gpu_ram"] < min_gpu_ram or o["cpu_cores"] < min_cpu_cores or o["cpu_ram"] < min_cpu_ram:
                 continue
-            if o["disk_space"] < min_disk or o["dph_total"] > max_price or o["reliability"] < min_reliability:
+            if o["disk_space"] < min_disk or o["inet_down"] < min_inet_down:
+                continue
+            if o["dph_total"] > max_price or o["reliability"] < min_reliability:
                 continue
             if want_region and region_of(o["geolocation"]) != want_region:
                 continue
             if verified_only and not o["verified"]:
                 continue
-            if machine_type and o.get("machine_type") != machine_type:
-                continue
             out.append(o)
         out.sort(key=lambda o: (o["dph_total"], o["id"]))
-        return out[:limit]
+        return out[:max(0, limit)]

@@ -25,6 +25,10 @@ class Account:
     salt: str
     start_balance: float
     created_at: float
+    # The provider account's registered SSH public keys: every new instance authorises them.
+    ssh_keys: List[str] = field(default_factory=list)
+    # The account's provider API key (its own VAST key): the provider's API answers it.
+    provider_key: Optional[str] = None
 
 
 @dataclass
@@ -142,3 +146,5 @@ class RequestRecord:
     duration_s: float
     account: Optional[str]
     fault: Optional[str]
+    provider_error: Optional[str] = None       # how the provider failed the server's call, if it did
+    stalled_s: float = 0.0                     # wall seconds spent held by a server stall

@@ -44,6 +44,14 @@ CREATE TABLE IF NOT EXISTS requests(
     duration_s REAL, account TEXT, fault TEXT);
 """
 
+# Columns added after the first release: a data dir made before them gets them on start.
+ADDED_COLUMNS = (
+    ("accounts", "ssh_keys", "TEXT NOT NULL DEFAULT '[]'"),
+    ("accounts", "provider_key", "TEXT"),
+    ("requests", "provider_error", "TEXT"),
+    ("requests", "stalled_s", "REAL NOT NULL DEFAULT 0"),
+)
+
 FIRST_RESOURCE_ID = 31_000_001
 
 # The columns of `resources`; every other field of a MachineRecord is kept in its `extra` JSON.
@@ -82,6 +90,12 @@ def _snapshot(row: sqlite3.Row) -> SnapshotRecord:
     return SnapshotRecord(**d)
 
 
+def _account(row: sqlite3.Row) -> Account:
+    d = dict(row)
+    d["ssh_keys"] = _loads(d.get("ssh_keys"), []) or []
+    return Account(**d)
+
+
 def _interval(row: sqlite3.Row) -> Interval:
     return Interval(**dict(row))
 
@@ -94,6 +108,10 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         self._depth = 0
 
     def close(self) -> None:
@@ -134,17 +152,24 @@ class Store:
     # -- accounts and tokens -------------------------------------------------------------
     def account(self, email: str) -> Optional[Account]:
         row = self.db.execute("SELECT * FROM accounts WHERE email=?", (email,)).fetchone()
-        return Account(**dict(row)) if row else None
+        return _account(row) if row else None
+
+    def account_by_provider_key(self, key: str) -> Optional[Account]:
+        row = self.db.execute("SELECT * FROM accounts WHERE provider_key=?", (key,)).fetchone()
+        return _account(row) if row else None
 
     def accounts(self) -> List[Account]:
-        return [Account(**dict(r)) for r in self.db.execute("SELECT * FROM accounts ORDER BY created_at")]
+        return [_account(r) for r in self.db.execute("SELECT * FROM accounts ORDER BY created_at")]
 
     def put_account(self, account: Account) -> None:
-        self.db.execute("INSERT INTO accounts(email, password_hash, salt, start_balance, created_at) "
-                        "VALUES(?,?,?,?,?)", (account.email, account.password_hash, account.salt,
-                                              account.start_balance, account.created_at))
+        self.db.execute("INSERT INTO accounts(email, password_hash, salt, start_balance, created_at, ssh_keys, "
+                        "provider_key) VALUES(?,?,?,?,?,?,?)",
+                        (account.email, account.password_hash, account.salt, account.start_balance,
+                         account.created_at, json.dumps(account.ssh_keys), account.provider_key))
 
     def update_account(self, email: str, **fields: Any) -> None:
+        if "ssh_keys" in fields:
+            fields["ssh_keys"] = json.dumps(fields["ssh_keys"])
         self._update("accounts", "email", email, fields)
 
     def put_token(self, token: Token) -> None:
@@ -276,13 +301,15 @@ class Store:
         return out
 
     def add_request(self, rec: RequestRecord) -> None:
-        self.db.execute("INSERT INTO requests(t, method, path, status, duration_s, account, fault) "
-                        "VALUES(?,?,?,?,?,?,?)", (rec.t, rec.method, rec.path, rec.status, rec.duration_s,
-                                                  rec.account, rec.fault))
+        self.db.execute("INSERT INTO requests(t, method, path, status, duration_s, account, fault, provider_error, "
+                        "stalled_s) VALUES(?,?,?,?,?,?,?,?,?)",
+                        (rec.t, rec.method, rec.path, rec.status, rec.duration_s, rec.account, rec.fault,
+                         rec.provider_error, rec.stalled_s))
 
     def requests(self) -> List[RequestRecord]:
         return [RequestRecord(t=r["t"], method=r["method"], path=r["path"], status=r["status"],
-                              duration_s=r["duration_s"], account=r["account"], fault=r["fault"])
+                              duration_s=r["duration_s"], account=r["account"], fault=r["fault"],
+                              provider_error=r["provider_error"], stalled_s=r["stalled_s"] or 0.0)
                 for r in self.db.execute("SELECT * FROM requests ORDER BY seq").fetchall()]
 
     # -- helpers -------------------------------------------------------------------------

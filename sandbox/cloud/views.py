@@ -5,13 +5,27 @@ from typing import Any, Dict, Optional
 
 from ..clock import iso
 from .listener import StandbyAttachment
-from .records import Event, MachineRecord, RequestRecord, SnapshotRecord
+from .records import Event, MachineRecord, Offer, RequestRecord, SnapshotRecord
 from .resource import Resource
 from .snapshots import RestoreResult, SnapshotResult
 
+MB_PER_GB = 1024
 
-def instance_view(res: Resource, host: str, standby: Optional[StandbyAttachment]) -> Dict[str, Any]:
-    """An instance as GET /instances/{id} shows it."""
+# The three shapes the real server gives an instance (see docs/dumont-api.md, "Verified"):
+# the list fills cpu_standby and total_dph; a GET leaves them null; the create answer also
+# leaves start_date null.
+INSTANCE_FORMS = ("list", "get", "create")
+
+
+def _mb(gb: Any) -> Optional[float]:
+    """Instances carry the provider's raw RAM values, in MB (offers give GB)."""
+    return None if gb is None else float(gb) * MB_PER_GB
+
+
+def instance_view(res: Resource, host: str, standby: Optional[StandbyAttachment], form: str = "list",
+                  ext: bool = True) -> Dict[str, Any]:
+    """An instance as the real server shows it in `form` ("list", "get" or "create"); `ext`
+    adds the sandbox's [ext] fields (left out in the real profile)."""
     rec, offer = res.record, res.record.offer or {}
     ports = {"22": res.machine.port}
     for p in rec.ports or []:
@@ -19,21 +33,38 @@ def instance_view(res: Resource, host: str, standby: Optional[StandbyAttachment]
     view = {
         "id": rec.id, "status": rec.status, "actual_status": rec.actual_status,
         "gpu_name": offer.get("gpu_name"), "num_gpus": offer.get("num_gpus"),
-        "gpu_ram": offer.get("gpu_ram"), "cpu_cores": offer.get("cpu_cores"),
-        "cpu_ram": offer.get("cpu_ram"), "disk_space": rec.disk_size,
+        "gpu_ram": _mb(offer.get("gpu_ram")), "cpu_cores": offer.get("cpu_cores"),
+        "cpu_ram": _mb(offer.get("cpu_ram")), "disk_space": rec.disk_size,
         "dph_total": rec.dph_total, "public_ipaddr": host, "ssh_host": host,
-        "ssh_port": res.machine.port, "start_date": iso(rec.created_at), "label": rec.label,
-        "ports": ports, "gpu_util": 0.0, "gpu_temp": 0.0, "cpu_util": 0.0, "ram_used": 0.0,
-        "ram_total": offer.get("cpu_ram"), "provider": "vast.ai", "cpu_standby": None,
-        "total_dph": rec.dph_total,
-        # [ext] sandbox additions
-        "storage_dph": rec.storage_dph, "offer_id": rec.offer_id, "image": rec.image,
-        "geolocation": offer.get("geolocation"), "machine_id": offer.get("machine_id"),
+        "ssh_port": res.machine.port, "start_date": None if form == "create" else iso(rec.created_at),
+        "label": rec.label, "ports": ports,
+        # metrics: the real server never fills them
+        "gpu_util": None, "gpu_temp": None, "cpu_util": None, "ram_used": None, "ram_total": None,
+        "provider": "vast.ai", "cpu_standby": None, "total_dph": None,
     }
-    if standby is not None:
-        view["cpu_standby"] = standby.view
-        view["total_dph"] = round(float(rec.dph_total) + standby.dph, 6)
+    if form == "list":
+        view["total_dph"] = rec.dph_total
+        if standby is not None:
+            view["cpu_standby"] = standby.view
+            view["total_dph"] = round(float(rec.dph_total) + standby.dph, 6)
+    if ext:   # [ext] sandbox additions
+        view.update({"storage_dph": rec.storage_dph, "offer_id": rec.offer_id, "image": rec.image,
+                     "geolocation": offer.get("geolocation"), "machine_id": offer.get("machine_id")})
     return view
+
+
+OFFER_FIELDS = ("id", "gpu_name", "num_gpus", "gpu_ram", "cpu_cores", "cpu_ram", "disk_space", "inet_down",
+                "inet_up", "dph_total", "geolocation", "reliability", "cuda_version", "verified", "static_ip",
+                "machine_id", "is_blacklisted", "blacklist_reason", "success_rate", "total_attempts",
+                "reliability_status")
+
+
+def offer_view(offer: Offer, ext: bool = True) -> Dict[str, Any]:
+    """An offer in GET /instances/offers; without `ext` only the real server's fields."""
+    if ext:
+        return dict(offer)
+    defaults = {"blacklist_reason": None, "success_rate": None, "total_attempts": 0}
+    return {k: offer.get(k, defaults.get(k)) for k in OFFER_FIELDS}
 
 
 def machine_view(res: Resource) -> Dict[str, Any]:
@@ -76,12 +107,13 @@ def billing_row(rec: MachineRecord, summary: Dict[str, Any]) -> Dict[str, Any]:
             "dph_total": rec.dph_total, "storage_dph": rec.storage_dph, **summary}
 
 
-def snapshot_view(rec: SnapshotRecord) -> Dict[str, Any]:
-    """A snapshot in GET /snapshots."""
-    return {"id": rec.id, "short_id": rec.id[:8], "time": iso(rec.created_at), "hostname": rec.hostname,
-            "tags": rec.tags, "paths": [rec.source_path],
-            # [ext]
-            "instance_id": rec.instance_id, "label": rec.label, "bytes": rec.bytes, "type": rec.type}
+def snapshot_view(rec: SnapshotRecord, ext: bool = True) -> Dict[str, Any]:
+    """A snapshot in GET /snapshots (`ext`: with the sandbox's [ext] fields)."""
+    view = {"id": rec.id, "short_id": rec.id[:8], "time": iso(rec.created_at), "hostname": rec.hostname,
+            "tags": rec.tags, "paths": [rec.source_path]}
+    if ext:
+        view.update({"instance_id": rec.instance_id, "label": rec.label, "bytes": rec.bytes, "type": rec.type})
+    return view
 
 
 def event_view(ev: Event) -> Dict[str, Any]:
@@ -91,7 +123,7 @@ def event_view(ev: Event) -> Dict[str, Any]:
 
 def request_view(r: RequestRecord) -> Dict[str, Any]:
     return {"t": r.t, "method": r.method, "path": r.path, "status": r.status, "duration_s": r.duration_s,
-            "account": r.account, "fault": r.fault}
+            "account": r.account, "fault": r.fault, "provider_error": r.provider_error, "stalled_s": r.stalled_s}
 
 
 def snapshot_created_view(result: SnapshotResult) -> Dict[str, Any]:

@@ -19,9 +19,9 @@ class Removal:
         self.syncer = syncer
         self.lifecycle = lifecycle
 
-    async def destroy(self, p: Pair, reason: str, destroy_gpu: bool = False) -> None:
+    async def destroy(self, p: Pair, reason: str) -> None:
         """Delete the pair and its standby machine; a replacement GPU a failback was still
-        bringing up goes with it (never half-made), and with destroy_gpu the GPU too."""
+        bringing up goes with it (never half-made). The pair's current GPU stays."""
         pairs = self.pairs
         pairs.cancel_tasks(p)
         self.syncer.drop(p, "discarded")
@@ -35,13 +35,11 @@ class Removal:
         p.record.deleted_at, p.record.state = t, "disabled"
         with pairs.store.tx():
             pairs.save(p)
-            pairs.event(p, "standby_deleted", {"reason": reason, "destroy_gpu": destroy_gpu}, t=t)
+            pairs.event(p, "standby_deleted", {"reason": reason}, t=t)
         pairs.unregister(p)
-        doomed = [p.record.pending_gpu_id] + ([p.record.current_gpu_id] if destroy_gpu else [])
-        for gid in dict.fromkeys(doomed):
-            gpu = self.lifecycle.get(gid) if gid else None
-            if gpu is None:
-                continue
+        gid = p.record.pending_gpu_id
+        gpu = self.lifecycle.get(gid) if gid else None
+        if gpu is not None:
             async with gpu.lock:
                 if gpu.id in self.lifecycle.live:
                     pairs.events.record("instance", gpu.id, "delete_requested", None, None,

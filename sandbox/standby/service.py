@@ -88,9 +88,6 @@ class StandbyService:
     def instance_standby_view(self, p: Pair) -> Dict[str, Any]:
         return views.instance_standby_view(p, self.pairs.standby(p), self.host)
 
-    def sync_status(self, instance_id: int, p: Optional[Pair]) -> Dict[str, Any]:
-        return views.sync_status_view(instance_id, p, self.pairs.now())
-
     def truth(self, gpu_id: int) -> Optional[Dict[str, Any]]:
         """The ground truth of the pair this GPU was ever part of (also once deleted)."""
         p = self.pairs.by_gpu.get(gpu_id)

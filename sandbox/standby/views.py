@@ -11,13 +11,24 @@ from .pairs import Pair
 from .records import Association, FailbackRecord, FailoverRecord, StandbyConfig, SyncLogEntry
 
 
-def config_view(cfg: StandbyConfig) -> Dict[str, Any]:
-    """A config as configure and /standby/status show it (postable back as is)."""
-    return {"enabled": cfg.enabled, "gcp_zone": cfg.gcp_zone, "gcp_machine_type": cfg.gcp_machine_type,
+def status_config_view(cfg: StandbyConfig) -> Dict[str, Any]:
+    """The `config` of GET /standby/status, as the real server gives it: no `enabled` (that is
+    `auto_standby_enabled`), so posting it back as is enables standby (configure defaults
+    `enabled` to true)."""
+    return {"gcp_zone": cfg.gcp_zone, "gcp_machine_type": cfg.gcp_machine_type, "gcp_disk_size": cfg.gcp_disk_size,
+            "gcp_spot": cfg.gcp_spot, "sync_interval": cfg.sync_interval, "auto_failover": cfg.auto_failover,
+            "auto_recovery": cfg.auto_recovery}
+
+
+def configured_view(cfg: StandbyConfig) -> Dict[str, Any]:
+    """The `config` of a POST /standby/configure that enabled standby: the real server's three
+    fields (its monthly estimate is a fixed 7.20 for spot, 25.0 otherwise), then [ext] the rest."""
+    return {"gcp_zone": cfg.gcp_zone, "gcp_machine_type": cfg.gcp_machine_type,
+            "estimated_cost_monthly_usd": 7.20 if cfg.gcp_spot else 25.0,
+            # [ext]
             "gcp_disk_size": cfg.gcp_disk_size, "gcp_spot": cfg.gcp_spot, "sync_interval": cfg.sync_interval,
             "auto_failover": cfg.auto_failover, "auto_recovery": cfg.auto_recovery,
-            "estimated_hourly_usd": pricing.hourly(cfg.gcp_machine_type, cfg.gcp_spot),
-            "estimated_cost_monthly_usd": pricing.monthly_vm(cfg.gcp_machine_type, cfg.gcp_spot)}
+            "estimated_hourly_usd": pricing.hourly(cfg.gcp_machine_type, cfg.gcp_spot)}
 
 
 def _standby_machine(rec: Association, standby: Optional[Resource], host: str) -> Dict[str, Any]:
@@ -47,26 +58,8 @@ def association_view(p: Pair, standby: Optional[Resource], host: str) -> Dict[st
             "current_gpu_instance_id": rec.current_gpu_id, "new_gpu_instance_id": rec.new_gpu_instance_id,
             "sync_interval": rec.sync_interval, "auto_failover": rec.auto_failover,
             "auto_recovery": rec.auto_recovery, "failover_count": len(rec.failovers),
-            "failback_count": len(rec.failbacks), "error": rec.error if p.state == "error" else None}
-
-
-def sync_status_view(instance_id: int, p: Optional[Pair], now: float) -> Dict[str, Any]:
-    """GET /instances/{id}/sync/status."""
-    if p is None:
-        return {"instance_id": instance_id, "synced": False, "is_syncing": False, "last_sync": None,
-                "last_sync_ago": "Never", "sync_count": 0, "error": None, "state": None}
-    rec = p.record
-    last = rec.last_sync_at
-    error = None
-    if p.state == "error":
-        error = rec.error or "standby error"
-    elif p.sync is not None and p.sync.stalled:
-        error = "sync stalled"
-    return {"instance_id": instance_id, "synced": rec.sync_count > 0, "is_syncing": p.sync is not None,
-            "last_sync": iso(last),
-            "last_sync_ago": "Never" if last is None else f"{max(0, int(now - last))}s ago",
-            "sync_count": rec.sync_count, "error": error, "state": p.state,
-            "sync_enabled": rec.sync_enabled, "standby_instance_id": p.id}
+            "failback_count": len(rec.failbacks), "error": rec.error if p.state == "error" else None,
+            "sync_error": "sync stalled" if p.sync is not None and p.sync.stalled else None}
 
 
 def failover_view(f: FailoverRecord) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from ..core import VERSION, Core
+from . import provider_api
 from .admin import faults, ground_truth, machines, model_mirror, settings
 from .context import require_admin
 from .errors import install_error_handlers
@@ -26,6 +27,7 @@ def create_app(core: Core) -> FastAPI:
     for prefix in API_PREFIXES:
         for router in API_ROUTERS:
             app.include_router(router, prefix=prefix)
+    app.include_router(provider_api.router, prefix="/_provider")
     app.include_router(model_mirror.router, prefix="/_sandbox")
     for router in ADMIN_ROUTERS:
         app.include_router(router, prefix="/_sandbox", dependencies=[Depends(require_admin)])

@@ -14,6 +14,11 @@ from ..core import Core
 # The gateway resolves the account before FastAPI runs and leaves it here; login and register
 # set it too, so the request log names the account.
 ACCOUNT_SCOPE_KEY = "sandbox.account"
+# A route tells the gateway's request log how the provider failed it, and which instance a
+# create made (the gateway stalls the server after that answer).
+FAULT_SCOPE_KEY = "sandbox.fault"
+PROVIDER_ERROR_SCOPE_KEY = "sandbox.provider_error"
+CREATED_SCOPE_KEY = "sandbox.created_instance"
 ADMIN_HEADER = "X-Sandbox-Admin-Token"
 
 
@@ -22,7 +27,8 @@ def core_of(request: Request) -> Core:
 
 
 def not_authenticated() -> ApiError:
-    return ApiError(401, "Not authenticated", {"WWW-Authenticate": "Bearer"})
+    # No WWW-Authenticate header: the real server's error handler drops the one FastAPI sets.
+    return ApiError(401, "Not authenticated")
 
 
 def current_account(request: Request) -> str:

@@ -63,7 +63,8 @@ def test_offers_file_and_flags_override_env(tmp_path):
 
 def test_bad_arguments_fail_fast(tmp_path):
     for args in (["--rate-limit", "fast"], ["--time-scale", "0"], ["--rate-limit-mode", "418"],
-                 ["--timings", '{"boot": [5, 1, 2]}']):
+                 ["--timings", '{"boot": [5, 1, 2]}'], ["--provider-rate-limit", "0/5"], ["--profile", "fake"],
+                 ["--create-stall", "-1"], ["--unconfigured", "dns"], ["--register", "maybe"]):
         proc = run_cli(["--port", "0", "--data-dir", str(tmp_path / "x"), *args])
         try:
             proc.wait(20)
@@ -73,13 +74,15 @@ def test_bad_arguments_fail_fast(tmp_path):
     out = subprocess.run([sys.executable, "-m", "sandbox", "--help"], capture_output=True, text=True).stdout
     for flag in ("--host", "--port", "--data-dir", "--time-scale", "--size-scale", "--seed", "--rate-limit",
                  "--rate-limit-mode", "--start-balance", "--admin-token", "--offers-file", "--ssh-ready-delay",
-                 "--ready-file", "--timings"):
+                 "--ready-file", "--timings", "--profile", "--provider-rate-limit", "--provider-retry-delay",
+                 "--create-stall", "--unconfigured", "--register"):
         assert flag in out
 
 
 def test_timings_override_and_start_balance(tmp_path):
     with sandbox.start(time_scale=100, start_balance=12.5,
-                       extra_args=["--timings", '{"boot": 50, "ssh_ready": 0}', "--admin-token", "tok-1"]) as box:
+                       extra_args=["--timings", '{"boot": 50, "ssh_ready": 0}', "--admin-token", "tok-1",
+                                   "--register", "ok"]) as box:
         assert box.admin_token == "tok-1"
         r = requests.post(box.url + "/api/v1/auth/register", json={"email": "n@example.com", "password": "abcdef"})
         tok = r.json()["token"]

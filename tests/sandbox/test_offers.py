@@ -48,11 +48,13 @@ def test_cpu_only_and_other_filters(sb):
 
 
 def test_bad_queries_are_422(sb):
-    for params in ({"limit": 101}, {"limit": 0}, {"num_gpus": "two"}, {"min_reliability": 2},
-                   {"max_price": -1}, {"machine_type": "spot"}):
+    for params in ({"limit": 101}, {"num_gpus": "two"}, {"num_gpus": 9}, {"min_reliability": 2}):
         r = requests.get(sb.url + "/api/v1/instances/offers", params=params)
         assert r.status_code == 422, params
         assert r.json()["error"] == "Validation error"
+    # what the real server lets through: nothing found, no 422
+    for params in ({"limit": 0}, {"max_price": -1}, {"machine_type": "spot"}):
+        assert offers(sb, **params) == [], params
 
 
 def test_offer_vanish_fault(sb, api):
@@ -61,7 +63,7 @@ def test_offer_vanish_fault(sb, api):
     try:
         assert cheapest["id"] not in [o["id"] for o in offers(sb, gpu_name="RTX_A4000")]
         r = api.create(cheapest["id"])
-        assert r.status_code == 400 and str(cheapest["id"]) in r.json()["error"]
+        assert r.status_code == 500 and str(cheapest["id"]) in r.json()["error"]
         assert api.get("/instances").json()["count"] == 0
     finally:
         sb.admin.clear_faults()

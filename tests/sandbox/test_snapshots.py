@@ -58,6 +58,7 @@ def test_snapshot_round_trip_byte_for_byte(sb, api, key):
 
 
 def test_snapshot_errors(sb, api, key):
+    sb.admin.add_fault(kind="never_running", count=1)   # loading still after the create's stall
     loading = api.create().json()["id"]
     r = api.post("/snapshots", json={"instance_id": loading})
     assert r.status_code == 400 and r.json() == {"error": f"Instance {loading} is not running"}

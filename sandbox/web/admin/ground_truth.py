@@ -1,4 +1,5 @@
-"""What really happened: /_sandbox/info, resources, events, requests and billing."""
+"""What really happened: /_sandbox/info, resources, events, requests, billing and the server's
+stalls."""
 from __future__ import annotations
 
 from typing import Optional
@@ -49,3 +50,10 @@ async def billing(request: Request):
     rows = [billing_row(r, core.billing.resource_summary(r.id, now)) for r in core.store.machines()]
     return {"accounts": core.accounts.summary(), "resources": rows,
             "total_cost": sum(r["cost"] for r in rows), "t": now}
+
+
+@router.get("/stalls")
+async def stalls(request: Request):
+    """Every time the server stopped answering: start, end (wall epoch), nominal_s, reason
+    ("create" with its instance_id, or "provider_retries"), active."""
+    return {"stalls": core_of(request).stall.describe()}

@@ -1,6 +1,7 @@
 """CPU standby, failover and failback: the /standby/* routes of the contract, the instance
-routes the real server stubs (/instances/{id}/failover|failback|standby|sync/status), and the
-ground truth under /_sandbox/standby (admin_router). The machinery is sandbox/standby/."""
+routes the real server stubs (/instances/{id}/failover|failback|standby), and the ground truth
+under /_sandbox/standby (admin_router). The machinery is sandbox/standby/. (The real
+/instances/{id}/sync/status is the backup service's: routes/snapshots.py.)"""
 from __future__ import annotations
 
 from typing import Optional
@@ -14,8 +15,9 @@ from ...standby.pairs import Pair
 from ...standby.records import StandbyConfig
 from ...standby.service import StandbyService
 from ...standby.simulation import simulation_view
-from ...standby.views import config_view
+from ...standby.views import configured_view, status_config_view
 from ..context import core_of, current_account
+from ..upstream import GCP_MISSING
 
 router = APIRouter(dependencies=[Depends(current_account)])
 admin_router = APIRouter()
@@ -84,13 +86,14 @@ def _check_machine_type(machine_type: str, field: str) -> None:
 # -- /standby -------------------------------------------------------------------------------
 @router.post("/standby/configure")
 async def configure(body: ConfigureBody, request: Request, account: str = Depends(current_account)):
+    if body.enabled and core_of(request).unconfigured("gcp", account):
+        raise ApiError(400, GCP_MISSING)
     _check_machine_type(body.gcp_machine_type, "gcp_machine_type")
     cfg = _svc(request).configs.configure(account, StandbyConfig(**body.model_dump()))
-    if body.enabled:
-        message = "Auto-standby enabled. New GPU instances will automatically have CPU backup."
-    else:
-        message = "Auto-standby disabled. Existing associations will remain active."
-    return {"success": True, "message": message, "config": config_view(cfg)}
+    if not body.enabled:   # like the real server: no config in this answer
+        return {"success": True, "message": "Auto-standby disabled. Existing associations will remain active."}
+    return {"success": True, "message": "Auto-standby enabled. New GPU instances will automatically have CPU backup.",
+            "config": configured_view(cfg)}
 
 
 @router.get("/standby/status")
@@ -101,7 +104,7 @@ async def status(request: Request, account: str = Depends(current_account)):
     return {"configured": bool(cfg.configured), "auto_standby_enabled": bool(cfg.enabled),
             "active_associations": len(pairs),
             "associations": {str(p.record.gpu_id): svc.association_view(p) for p in pairs},
-            "config": config_view(cfg)}
+            "config": status_config_view(cfg)}
 
 
 @router.post("/standby/provision/{gpu_id}")
@@ -150,12 +153,11 @@ async def stop_sync(gpu_id: int, request: Request, account: str = Depends(curren
 @router.delete("/standby/associations/{gpu_id}")
 async def delete_association(gpu_id: int, request: Request, keep_gpu: bool = True,
                              account: str = Depends(current_account)):
+    """keep_gpu is accepted and ignored, as on the real server: only the standby is destroyed,
+    the GPU stays (and keeps billing)."""
     p = _need(request, account, gpu_id)
-    await _svc(request).removal.destroy(p, "user_request (standby delete)", destroy_gpu=not keep_gpu)
-    message = f"CPU standby for GPU {gpu_id} destroyed"
-    if not keep_gpu:
-        message += f" (GPU {p.record.current_gpu_id} destroyed too)"
-    return {"success": True, "message": message}
+    await _svc(request).removal.destroy(p, "user_request (standby delete)")
+    return {"success": True, "message": f"CPU standby for GPU {gpu_id} destroyed"}
 
 
 @router.get("/standby/pricing")
@@ -200,12 +202,6 @@ def _pair_of_instance(request: Request, account: str, instance_id: int) -> Optio
     if p is None and core_of(request).instances.get(instance_id, account) is None:
         raise ApiError(404, f"Instance {instance_id} not found")
     return p
-
-
-@router.get("/instances/{instance_id}/sync/status")
-async def sync_status(instance_id: int, request: Request, account: str = Depends(current_account)):
-    p = _pair_of_instance(request, account, instance_id)
-    return _svc(request).sync_status(instance_id, p)
 
 
 @router.get("/instances/{instance_id}/standby")
