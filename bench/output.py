@@ -229,13 +229,23 @@ class Summary:
                          f"{sum(c.in_bracket for c in checks)}/{len(checks)}"])
         return rows
 
-    def history_rows(self) -> list[list[str]]:
-        rows = [["repetition", *self.names, "together"]]
-        for rep in self.repetitions:
+    def repetition_rows(self) -> list[list[str]]:
+        """Per repetition: the phase history each run could use, and the API calls it made."""
+        rows = [["repetition", *[f"history {n}" for n in self.names], "history together",
+                 *[f"calls {n}" for n in self.names], *[f"calls {n} together" for n in self.names],
+                 "rate limited", "together / slowest"]]
+        for rep, limited in zip(self.repetitions, self.limited_per_rep(), strict=True):
             alone = self.alone_runs.get(rep) or {}
             together = self.together.get(rep)
+
+            def calls(run, name):
+                result = run.journeys.get(name) if run else None
+                return whole(result.calls) if result and result.calls is not None else "-"
+
             rows.append([str(rep), *[str(alone[n].history) if n in alone else "-" for n in self.names],
-                         str(together.history) if together else "-"])
+                         str(together.history) if together else "-",
+                         *[calls(alone.get(n), n) for n in self.names], *[calls(together, n) for n in self.names],
+                         str(limited), num(self.slowest_ratio(rep), 2)])
         return rows
 
     def header(self) -> str:
@@ -247,15 +257,16 @@ class Summary:
                 f"Python {host.get('python', '?')}, {host.get('system', '?')}; bench took {host.get('seconds', '?')} s")
 
     def sections(self, markdown: bool) -> list[str]:
-        note = ("phase history lines each run could use (reports/bench/phase-history.jsonl; a parallel run's "
-                "workers each keep their own folder, wiped when the run starts):")
+        note = ("per repetition: the phase history lines each run could use (the journeys alone share "
+                "reports/bench/phase-history.jsonl; a parallel run's workers each keep their own folder, wiped "
+                "when the run starts), and the API calls each journey made:")
         return [self.header(),
                 "each journey alone:", render(self.alone_rows(), markdown),
                 "all together (support.parallel):", render(self.together_rows(), markdown), self.together_line(),
                 "where the time goes (alone, summed per interval, per journey):", render(self.segment_rows(), markdown),
                 "phase timing against the ground truth (alone; worst occurrence of each phase in a run):",
                 render(self.phase_rows(), markdown),
-                note, render(self.history_rows(), markdown)]
+                note, render(self.repetition_rows(), markdown)]
 
     def text(self) -> str:
         return "\n\n".join(self.sections(markdown=False)) + "\n\n" + "\n".join(t.line() for t in self.targets())
