@@ -1,14 +1,37 @@
-"""``python -m bench``: how much time and money the harness itself adds, against the sandbox's ground truth.
+"""``python -m bench``: how much time, money and API calls the harness adds, against the sandbox's ground truth.
 
-Runs each journey alone, then all of them together, against one sandbox
-with a fixed seed, and prints ratios (last lines, each with its target):
+Three repetitions (``--repetitions``), each: every journey alone (instance, snapshot, failover: one
+``behave`` process each, as a worker of ``make acceptance`` runs it), then all of them together
+(``python -m support.parallel --jobs 3``, as ``make acceptance`` runs them). Every run gets a fresh
+sandbox with the same seed. The figures are medians over the repetitions.
 
-* harness overhead = (journey wall time − irreducible server-side time on its
-  critical path) / journey wall time;
-* phase timing error = |reported − ground truth| / ground truth, per phase;
-* API calls per journey, and rate-limited answers hit;
-* billed cost / minimal cost (price × irreducible time);
-* parallel slowdown = the journeys together / the slowest alone (wall time).
+One reports directory (``reports/bench/``, emptied when the bench starts) serves every run, so the
+timing history the suite keeps there (``phase-history.jsonl``, support/timings.py) grows from one run
+to the next as it does on a developer's machine: the first run of the first repetition has none, later
+runs have what the earlier ones recorded. The output says how many history lines each run could use
+(the workers of a parallel run keep their own folder, see "history" in the output).
+
+What is measured (bench/analysis.py has the exact rules):
+
+* a journey's wall time W (its scenarios' own time in metrics.json) = **irreducible** I (the
+  server-side waits on its critical path, from the ground truth: boot and SSH readiness, model
+  download at the mirror's bandwidth, snapshot, pause, resume, restore; for failover the sync waits,
+  the failure and the switch, and the failback) + **detection latency** D (from each of those events to
+  the suite's poll that saw it; scales with time, shown in nominal seconds) + **harness** H (the rest:
+  round trips, SSH handshakes, hashing, Python; wall seconds, does not scale);
+* overhead at the sandbox's scale = (D + H) / W; projected to real speed = (D·s + H) / (I·s + D·s + H);
+* phase timing error = |reported − truth| / truth for every phase that is a server-side interval, and
+  the reported uncertainty / truth;
+* API calls per journey (the suite's own count, metrics.json ``api.calls`` of its process) and the
+  requests the server received for it and answered rate-limited (the request log, attributed by the
+  resource ids in the paths, else by which journey was running);
+* billed / minimal cost: the sandbox's bill for the journey's machines / what they cost during the
+  irreducible intervals only, each at the price of its state then;
+* together / slowest: wall time of the parallel run / the slowest journey alone (process wall times).
+
+The last seven lines are the targets, each ``name: median value (target) ✅/❌``. Exit code 0 when
+every target is met, 1 when one is missed (as before), 2 when a journey failed and nothing could be
+measured. ``--from DIR`` analyses the runs saved under ``DIR/runs`` again without running anything.
 """
 
 from __future__ import annotations
@@ -16,151 +39,171 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import sandbox
+from bench import analysis, output
 
 ROOT = Path(__file__).resolve().parent.parent
-JOURNEYS = {"instance": "features/instance.feature", "snapshot": "features/snapshot.feature"}
-TARGETS = {"overhead": 0.05, "timing_error": 0.02, "rate_limited": 0, "cost_ratio": 1.05, "parallel": 1.15}
+DEFAULT_REPORTS = Path("reports") / "bench"
 
 
-def run(command: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    return time.monotonic() - started, done
+class BenchError(Exception):
+    """A run the bench needed did not pass: nothing to measure."""
 
 
-def environment(sb, reports: Path, run_id: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMONT_", "TEST_", "SANDBOX_"))}
-    env.update(DUMONT_API_URL=sb.url, DUMONT_REPORTS_DIR=str(reports), DUMONT_RUN_ID=run_id, DUMONT_REPORT_LANG="en")
+def environment(url: str, reports: Path, run_id: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMONT_", "TEST_", "SANDBOX_", "VAST_"))}
+    env.update(DUMONT_API_URL=url, DUMONT_REPORTS_DIR=str(reports), DUMONT_RUN_ID=run_id, DUMONT_REPORT_LANG="en",
+               PYTHONUNBUFFERED="1")
     return env
 
 
-def first(events, name, after=0.0, **match):
-    for event in events:
-        if event["event"] == name and event["t"] >= after and all(event.get(k) == v for k, v in match.items()):
-            return event["t"]
-    return None
+def history_lines(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError:
+        return 0
 
 
-def truth_for(sb, metrics: dict, info: dict) -> dict:
-    """Ground-truth durations of the phases the suite reports, and the journey's irreducible time."""
-    ids = [m["id"] for m in metrics["machines"] if m["kind"] == "instance"]
-    events = sorted((e for e in sb.admin.events() if str(e["id"]) in ids
-                     or str((e.get("detail") or {}).get("instance_id")) in ids), key=lambda e: e["t"])
-    truth, critical, stopped_part = {}, 0.0, 0.0
-    created = first(events, "created")
-    running = first(events, "status", to="running")
-    ssh = first(events, "ssh_ready")
-    if created and running and ssh:
-        truth["running"], truth["ssh"] = running - created, ssh - created
-        critical += ssh - created
-    paused = first(events, "pause_requested")
-    if paused:
-        stopped = first(events, "status", paused, to="stopped")
-        resumed = first(events, "resume_requested")
-        back = first(events, "status", resumed, to="running")
-        ssh_again = first(events, "ssh_ready", back)
-        truth["pause"], truth["resume"] = stopped - paused, back - resumed
-        critical += (stopped - paused) + (ssh_again - resumed)
-        stopped_part = back - resumed            # billed at the storage price, not the GPU's
-    started = first(events, "snapshot_started")
-    if started:
-        truth["snapshot"] = first(events, "snapshot_completed", started) - started
-        critical += truth["snapshot"]
-    restored = first(events, "restore_started")
-    if restored:
-        critical += first(events, "restore_completed", restored) - restored
-        second = [e for e in events if e["event"] == "created"][1:]
-        if second:
-            new_id = second[0]["id"]
-            critical += (first([e for e in events if e["id"] == new_id], "ssh_ready") - second[0]["t"])
-    journey = metrics["journeys"][0]
-    model_bytes = {m["name"]: m["nominal_bytes"] for m in sb.admin.models()}
-    for phase in journey["phases"]:
-        if phase["name"] == "model_install":
-            download_rate = info["timings"]["model_mb_per_s"] * 1e6
-            critical += model_bytes.get(phase["detail"], 0) / download_rate / info["time_scale"]
-    return {"phases": truth, "critical": critical, "stopped": stopped_part}
+def ground_truth(sb) -> dict:
+    admin = sb.admin
+    resources = admin.resources()
+    return {"info": admin.info(), "events": admin.events(), "requests": admin.requests_log(),
+            "billing": admin.billing(), "resources": resources, "models": admin.models(),
+            "standby": {str(r["gpu_instance_id"]): admin.standby_truth(r["gpu_instance_id"])
+                        for r in resources if r.get("kind") == "standby"}}
 
 
-def alone(sb, name: str, info: dict, workdir: Path) -> dict:
-    reports = workdir / name
-    wall, done = run([sys.executable, "-m", "behave", "-f", "null", JOURNEYS[name]],
-                     environment(sb, reports, f"bench-{name}"))
-    if done.returncode != 0:
-        raise SystemExit(f"journey {name} failed; see {reports}:\n{done.stdout[-2000:]}")
+def execute(command: list[str], env: dict, log: Path) -> tuple[float, int]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        started = time.monotonic()
+        code = subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        return time.monotonic() - started, code
+
+
+def save(folder: Path, **parts) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in parts.items():
+        (folder / f"{name}.json").write_text(json.dumps(value, indent=1))
+
+
+def run_once(kind: str, features: list[str], args, reports: Path, rep: int) -> Path:
+    """One run against a fresh sandbox; its reports and the sandbox's ground truth saved under runs/."""
+    import sandbox
+
+    folder = reports / "runs" / f"rep{rep}-{kind}"
+    shutil.rmtree(folder, ignore_errors=True)
+    history = reports / "phase-history.jsonl"
+    before = history_lines(history)
+    if kind == "together":
+        command = [sys.executable, "-m", "support.parallel", "--jobs", str(args.jobs), *features]
+    else:
+        command = [sys.executable, "-m", "behave", "--no-capture", *features]
+    with sandbox.start(time_scale=args.time_scale, seed=args.seed) as sb:
+        wall, code = execute(command, environment(sb.url, reports, f"bench{rep}-{kind}"), folder / "output.log")
+        truth = ground_truth(sb)
+    if code != 0:
+        raise BenchError(f"repetition {rep}, {kind}: the run failed (exit {code}); see {folder / 'output.log'}")
     metrics = json.loads((reports / "metrics.json").read_text())
-    journey = metrics["journeys"][0]
-    truth = truth_for(sb, metrics, info)
-    reported = {}
-    for phase in journey["phases"]:
-        reported.setdefault(phase["name"], phase["seconds"])
-    billing = {str(r["id"]): r for r in sb.admin.billing()["resources"]}
-    machines = [billing[m["id"]] for m in metrics["machines"] if m["id"] in billing]
-    billed = sum(r["cost"] for r in machines)
-    price = max((r["dph_total"] for r in machines), default=0.0)
-    storage = max((r.get("storage_dph", 0.0) for r in machines), default=0.0)
-    minimal = (price * (truth["critical"] - truth["stopped"]) + storage * truth["stopped"]) * info["time_scale"] / 3600
-    return {"name": name, "wall": wall, "journey_seconds": journey["duration_seconds"],
-            "overhead": (journey["duration_seconds"] - truth["critical"]) / journey["duration_seconds"],
-            "errors": {p: abs(reported[p] - t) / t for p, t in truth["phases"].items() if p in reported and t > 0},
-            "calls": metrics["api"]["calls"], "rate_limited": metrics["api"]["rate_limited"],
-            "cost_ratio": billed / minimal if minimal else float("nan")}
+    workers = None
+    if kind == "together":
+        workers = [json.loads(p.read_text()) for p in sorted((reports / "workers").glob("*/metrics.json"))]
+        if history_lines(history) > before:
+            usable = before                       # the workers append to the run's own history file
+        else:                                     # each worker's own file: what it held besides its own phases
+            usable = max((history_lines(p.parent / "phase-history.jsonl")
+                          - sum(len(j["phases"]) for j in json.loads(p.read_text())["journeys"])
+                          for p in (reports / "workers").glob("*/metrics.json")), default=0)
+    else:
+        usable = before
+    save(folder, metrics=metrics, truth=truth, workers=workers,
+         run={"kind": kind, "wall": wall, "history": usable, "repetition": rep, "serial": serial_journeys(features)})
+    return folder
 
 
-def together(sb, names: list[str], workdir: Path) -> float:
-    reports = workdir / "together"
-    wall, done = run([sys.executable, "-m", "support.parallel", "--jobs", str(len(names)),
-                      *[JOURNEYS[n] for n in names]], environment(sb, reports, "bench-par"))
-    if done.returncode != 0:
-        raise SystemExit(f"parallel run failed:\n{done.stdout[-2000:]}")
-    return wall
+def serial_journeys(features: list[str]) -> list[str]:
+    """Journeys whose scenarios the parallel runner keeps for the end, one at a time (tag @serial)."""
+    from support.parallel import discover
+
+    return sorted({analysis.journey_of(unit.file) for unit in discover(features) if unit.serial})
+
+
+def load_run(folder: Path) -> analysis.RunResult:
+    read = {name: json.loads((folder / f"{name}.json").read_text()) for name in ("metrics", "truth", "workers", "run")}
+    run = read["run"]
+    result = analysis.analyze(run["kind"], run["wall"], read["metrics"], read["truth"], read["workers"], run["history"])
+    result.repetition = run["repetition"]
+    result.serial = run.get("serial") or []
+    return result
+
+
+def machine(load_before: tuple[float, ...] | None) -> dict:
+    try:
+        load_after = os.getloadavg()
+    except OSError:
+        load_after = None
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform(terse=True),
+            "load_before": load_before, "load_after": load_after}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--time-scale", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--journeys", default=",".join(JOURNEYS), help="comma-separated: instance,snapshot,failover")
+    parser.add_argument("--jobs", type=int, default=3, help="journeys at a time in the run together (default 3)")
+    parser.add_argument("--journeys", default=",".join(analysis.JOURNEYS),
+                        help="comma-separated, among: " + ", ".join(analysis.JOURNEYS))
+    parser.add_argument("--reports", type=Path, default=DEFAULT_REPORTS,
+                        help="the reports directory of every run (emptied first; default reports/bench)")
+    parser.add_argument("--from", dest="saved", type=Path, metavar="DIR",
+                        help="run nothing: analyse the runs saved under DIR/runs by an earlier bench")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown to FILE")
     args = parser.parse_args(argv)
     names = [n for n in args.journeys.split(",") if n]
-    with tempfile.TemporaryDirectory(prefix="dumont-bench-") as folder, \
-            sandbox.start(time_scale=args.time_scale, seed=args.seed) as sb:
-        info = sb.admin.info()
-        workdir = Path(folder)
-        results = [alone(sb, name, info, workdir) for name in names]
-        parallel_wall = together(sb, names, workdir)
-    print(f"{'journey':<10} {'wall s':>7} {'journey s':>9} {'overhead':>9} {'calls':>6} {'limited':>8} "
-          f"{'cost/min':>9}  phase timing errors")
-    for r in results:
-        errors = ", ".join(f"{p} {e:.1%}" for p, e in sorted(r["errors"].items()))
-        print(f"{r['name']:<10} {r['wall']:>7.2f} {r['journey_seconds']:>9.2f} {r['overhead']:>9.1%} "
-              f"{r['calls']:>6} {r['rate_limited']:>8} {r['cost_ratio']:>9.3f}  {errors}")
-    slowest = max(r["wall"] for r in results)
-    worst_error = max((e for r in results for e in r["errors"].values()), default=0.0)
-    lines = [
-        ("harness overhead (worst journey)", max(r["overhead"] for r in results), TARGETS["overhead"], "{:.1%}"),
-        ("phase timing error (worst phase)", worst_error, TARGETS["timing_error"], "{:.1%}"),
-        ("rate-limited answers (all journeys)", sum(r["rate_limited"] for r in results), TARGETS["rate_limited"],
-         "{}"),
-        ("billed / minimal cost (worst journey)", max(r["cost_ratio"] for r in results), TARGETS["cost_ratio"],
-         "{:.3f}"),
-        ("parallel wall / slowest alone", parallel_wall / slowest, TARGETS["parallel"], "{:.2f}"),
-    ]
-    print(f"\ntime scale ×{args.time_scale:g}, seed {args.seed}, API calls per journey: "
-          + ", ".join(f"{r['name']} {r['calls']}" for r in results))
-    failed = 0
-    for label, value, target, fmt in lines:
-        ok = value <= target
-        failed += not ok
-        print(f"{label:<40} {fmt.format(value):>8}   target ≤ {fmt.format(target):<6} {'ok' if ok else 'MISSED'}")
-    return 1 if failed else 0
+    unknown = [n for n in names if n not in analysis.JOURNEYS]
+    if unknown or not names:
+        parser.error(f"unknown journey(s) {', '.join(unknown) or '(none)'}; "
+                     f"choose among {', '.join(analysis.JOURNEYS)}")
+
+    if args.saved is not None:
+        reports = args.saved
+        host = json.loads((reports / "machine.json").read_text()) if (reports / "machine.json").is_file() else {}
+    else:
+        reports = args.reports if args.reports.is_absolute() else ROOT / args.reports
+        shutil.rmtree(reports, ignore_errors=True)
+        reports.mkdir(parents=True)
+        load_before = os.getloadavg()
+        started = time.time()
+        try:
+            for rep in range(1, args.repetitions + 1):
+                for name in names:
+                    run_once(name, [analysis.JOURNEYS[name]], args, reports, rep)
+                    print(f"repetition {rep}: {name} alone done", file=sys.stderr)
+                run_once("together", [analysis.JOURNEYS[n] for n in names], args, reports, rep)
+                print(f"repetition {rep}: together done", file=sys.stderr)
+        except BenchError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 2
+        host = machine(load_before) | {"seconds": round(time.time() - started, 1), "seed": args.seed,
+                                       "time_scale": args.time_scale, "repetitions": args.repetitions}
+        (reports / "machine.json").write_text(json.dumps(host, indent=1))
+
+    runs = [load_run(folder) for folder in sorted((reports / "runs").iterdir()) if (folder / "run.json").is_file()]
+    summary = output.Summary.of(runs, names, host)
+    text = summary.text()
+    print(text)
+    markdown = summary.markdown()
+    (reports / "summary.md").write_text(markdown + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown + "\n")
+    return 0 if summary.all_met else 1
 
 
 if __name__ == "__main__":
