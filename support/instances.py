@@ -66,6 +66,9 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     try:
         created: Created = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
                                                       disk_size=20, skip_standby=skip_standby)
+    except SpendRefused:
+        journey.cleanup.refused(pending)          # refused before the request left: nothing will appear
+        raise
     except ApiError as error:
         # A definite refusal (the client already reconciled ambiguous failures by label).
         journey.cleanup.refused(pending)

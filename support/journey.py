@@ -88,6 +88,7 @@ class StandbyRun:
     association: dict = field(default_factory=dict)
     written: object | None = None    # support.dataset.Written: what the suite wrote on the GPU
     sync_count_after_writes: int = 0
+    sync_under_way_after_writes: bool = True
     failure: Moment | None = None    # when the GPU was seen failed
     model_found: dict[str, str] = field(default_factory=dict)
     data_found: dict[str, str] = field(default_factory=dict)

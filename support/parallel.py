@@ -169,10 +169,13 @@ class Runner:
         shower = threading.Thread(target=self._show_progress, args=(done,), name="progress", daemon=True)
         shower.start()
         try:
-            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            # The @serial scenarios change account-wide standby settings, which only they use: they run one
+            # after another in a lane of their own, beside the others (whose instances have no standby).
+            lanes = max(1, self.jobs - 1) if serial else self.jobs
+            with ThreadPoolExecutor(max_workers=lanes + (1 if serial else 0)) as pool:
+                serial_lane = pool.submit(lambda: [self._run_one(index, unit, url) for index, unit in serial])
                 codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), shared))
-            # The @serial scenarios change account-wide settings: they run alone, one after another.
-            codes += [self._run_one(index, unit, url) for index, unit in serial]
+                codes += serial_lane.result()
         finally:
             done.set()
             shower.join(2.0)

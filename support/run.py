@@ -79,7 +79,8 @@ class Run:
         return cls(config=config, target=target, clock=clock, client=client,
                    ledger=Ledger(config.ledger_path, config.run_id, target.key), key=key,
                    guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard,
-                   history=TimingHistory(config.reports_dir / "phase-history.jsonl",
+                   # Beside the ledger: parallel workers and later runs all learn from it.
+                   history=TimingHistory(config.ledger_path.with_name("phase-history.jsonl"),
                                          "sandbox" if target.is_sandbox else target.url),
                    progress=Progress(clock, status_file=config.progress_file))
 
