@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from support.clock import Moment
 from support.errors import ApiError, CleanupFailed, ConnectionProblem, PhaseFailed, PhaseTimeout
 from support.resources import KINDS, Resource, ids_labelled
 from support.waits import wait_for
@@ -42,7 +43,7 @@ class Outcome:
     resource: Resource | None         # None for an undone setting
     fate: str                         # deleted / kept / failed / undone
     error: str | None = None
-    at: float | None = None           # epoch at which the effective delete was answered
+    at: Moment | None = None          # when the effective delete was carried out (within its request)
 
     @property
     def deleted(self) -> bool:
@@ -68,8 +69,8 @@ class Deleter:
         self.kinds = resource_kinds
         self.rounds = rounds
 
-    def delete(self, resource: Resource, limit: float | None = None) -> float:
-        """Delete until proven gone; the epoch at which the effective delete was answered.
+    def delete(self, resource: Resource, limit: float | None = None) -> Moment:
+        """Delete until proven gone; when the effective delete was carried out (within its request).
 
         "Already gone" is success, whatever the delete answered (the real server answers 500 to a
         delete of something gone). A delete that answered 200 but left the resource alive is sent
@@ -80,31 +81,32 @@ class Deleter:
         last_error = "still present after delete"
         for _ in range(self.rounds):
             answer = "delete accepted"
+            sent = time.monotonic()
             try:
                 kind.delete(self.client, resource.id)
             except (ApiError, ConnectionProblem) as error:
                 answer = str(error)
-            answered_at = time.time()
+            carried_out = Moment.during(sent, time.monotonic())
             try:
                 wait_for(f"delete {resource}", lambda: kind.is_gone(self.client, resource.id), until=bool,
                          limit=per_round, clock=self.clock, polling=self.polling,
                          describe=lambda gone: "still present")
-                return answered_at
+                return carried_out
             except (PhaseTimeout, PhaseFailed) as error:
                 seen = error.last_state if isinstance(error, PhaseTimeout) else error.reason
                 last_error = f"{answer}; then {seen}"
         raise CleanupFailed(f"{resource} is still alive after {self.rounds} deletes: {last_error}")
 
-    def delete_labelled(self, resource: Resource, settle_until: float) -> float:
+    def delete_labelled(self, resource: Resource, settle_until: float) -> Moment:
         """Delete whatever carries ``resource.label`` until none is left and the settle time is over."""
         kind = self.kinds[resource.kind]
-        answered_at = time.time()
+        carried_out = Moment.now()
 
         def none_left() -> bool:
-            nonlocal answered_at
+            nonlocal carried_out
             found = ids_labelled(kind, self.client, resource.label)
             for resource_id in found:
-                answered_at = self.delete(resource.identified(resource_id))
+                carried_out = self.delete(resource.identified(resource_id))
             return not found and time.monotonic() >= settle_until
 
         remaining = self.clock.real(max(0.0, settle_until - time.monotonic()))
@@ -113,7 +115,7 @@ class Deleter:
                      clock=self.clock, polling=self.polling, describe=lambda done: "may still appear")
         except (PhaseTimeout, PhaseFailed) as error:
             raise CleanupFailed(f"{resource}: could not prove nothing carries its label ({error})") from None
-        return answered_at
+        return carried_out
 
 
 class Cleanup:
@@ -165,7 +167,7 @@ class Cleanup:
         """Undo a setting at cleanup time, in reverse order with the deletes (no ledger entry)."""
         self._items.append(Undo(description, action))
 
-    def forget(self, resource: Resource, deleted_at: float) -> None:
+    def forget(self, resource: Resource, deleted_at: Moment) -> None:
         """A step deleted and proved this resource gone itself: record it as deleted."""
         for item in self._items:
             if isinstance(item, Tracked) and item.resource == resource:
@@ -202,16 +204,16 @@ class Cleanup:
             return Outcome(item.description, resource, "kept")
         try:
             if resource.id is None:
-                answered_at = self.deleter.delete_labelled(resource, item.settle_until or time.monotonic())
+                carried_out = self.deleter.delete_labelled(resource, item.settle_until or time.monotonic())
             else:
-                answered_at = self.deleter.delete(resource)
+                carried_out = self.deleter.delete(resource)
         except KeyboardInterrupt:
             # Only possible without an installed guard; finish the others, then re-raise (see run).
             return Outcome(item.description, resource, "failed", error="interrupted")
         except BaseException as error:  # noqa: B902 - one failure must not stop the others
             return Outcome(item.description, resource, "failed", error=str(error))
         self.ledger.deleted(resource, self.scenario)
-        return Outcome(item.description, resource, "deleted", at=answered_at)
+        return Outcome(item.description, resource, "deleted", at=carried_out)
 
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.failed]

@@ -65,6 +65,12 @@ class Moment:
         return cls(t, t)
 
     @classmethod
+    def of_epoch(cls, epoch: float, uncertainty: float = 0.0) -> "Moment":
+        """The moment at ``epoch`` (seconds since 1970), give or take ``uncertainty``."""
+        at = epoch - _EPOCH_AT_MONOTONIC_ZERO
+        return cls(at - uncertainty, at + uncertainty)
+
+    @classmethod
     def during(cls, sent: float, answered: float) -> "Moment":
         """What a request did, it did between being sent and being answered."""
         return cls(sent, max(sent, answered))

@@ -9,59 +9,67 @@ run's clock turns the wall seconds measured here into those.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
-from support.clock import Clock
+from support.clock import Clock, Moment
 from support.config import normalize_gpu_name
 from support.errors import SpendRefused
 
 
-@dataclass
 class Meter:
-    """Billing of one machine as the suite observed it."""
+    """Billing of one machine as the suite observed it, and how uncertain that is.
 
-    price_per_hour: float
-    storage_per_hour: float
-    clock: Clock
-    started_at: float = field(default_factory=time.time)
-    _state: str = "running"
-    _since: float = 0.0
-    _cost: float = 0.0
-    stopped_at: float | None = None
+    Each moment billing changed (made, seen running or stopped, deleted) is known only to within its
+    bracket (support.clock.Moment); the cost is therefore known to within the change of rate at each
+    of those moments times its half-width: :attr:`uncertainty`.
+    """
 
-    def __post_init__(self):
-        self._since = self.started_at
+    def __init__(self, price_per_hour: float, storage_per_hour: float, clock: Clock, started: Moment):
+        self.price_per_hour = price_per_hour
+        self.storage_per_hour = storage_per_hour
+        self.clock = clock
+        self.started_at = started.epoch
+        self.stopped_at: float | None = None
+        self._state = "running"
+        self._since = started.epoch
+        self._cost = 0.0
+        self.uncertainty = self._dollars(self.price_per_hour, started.uncertainty)
 
     def _rate(self) -> float:
         return self.storage_per_hour if self._state == "stopped" else self.price_per_hour
 
+    def _dollars(self, per_hour: float, wall_seconds: float) -> float:
+        return per_hour * self.clock.real(max(0.0, wall_seconds)) / 3600
+
     def _accrue(self, until: float) -> None:
-        self._cost += self._rate() * self.clock.real(max(0.0, until - self._since)) / 3600
+        self._cost += self._dollars(self._rate(), until - self._since)
         self._since = until
 
-    def change(self, state: str, at: float) -> None:
-        """The machine was seen entering ``state`` (``running`` or ``stopped``) at epoch ``at``."""
+    def change(self, state: str, at: Moment) -> None:
+        """The machine was seen entering ``state`` (``running`` or ``stopped``) at ``at``."""
         if self.stopped_at is not None:
             return
-        self._accrue(at)
+        before = self._rate()
+        self._accrue(at.epoch)
         self._state = state
+        self.uncertainty += self._dollars(abs(before - self._rate()), at.uncertainty)
 
-    def stop(self, at: float) -> None:
-        """Billing ended (delete accepted) at epoch ``at``."""
+    def stop(self, at: Moment) -> None:
+        """Billing ended (the delete was carried out) at ``at``."""
         if self.stopped_at is None:
-            self._accrue(at)
-            self.stopped_at = at
+            self._accrue(at.epoch)
+            self.uncertainty += self._dollars(self._rate(), at.uncertainty)
+            self.stopped_at = at.epoch
 
     def rate(self) -> float:
         """Dollars per wall second it bills now (nothing once billing stopped)."""
         if self.stopped_at is not None:
             return 0.0
-        return self._rate() * self.clock.real(1.0) / 3600
+        return self._dollars(self._rate(), 1.0)
 
     def cost(self, now: float | None = None) -> float:
         if self.stopped_at is not None:
             return self._cost
-        return self._cost + self._rate() * self.clock.real(max(0.0, (now or time.time()) - self._since)) / 3600
+        return self._cost + self._dollars(self._rate(), (now or time.time()) - self._since)
 
 
 def offers_for(offers: list[dict], gpus: tuple[str, ...]) -> list[dict]:

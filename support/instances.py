@@ -16,6 +16,8 @@ from support.waits import Waited, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
+#: States the provider bills at the storage price, not the machine's.
+BILLED_AS_STORAGE = {"stopped", "exited", "offline"}
 
 
 def describe(instance: dict | None) -> str:
@@ -81,7 +83,7 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     resource = journey.cleanup.identified(pending, view["id"], f"{view.get('gpu_name')} instance {view['id']}",
                                           gpu_name=view.get("gpu_name"), dph_total=view.get("dph_total"))
     # The instance bills from when the server took the request that made it.
-    journey.machine_started(resource, {**offer, **view}, created.made.epoch)
+    journey.machine_started(resource, {**offer, **view}, created.made)
     machine = Machine(resource, view, offer, made=created.made, boot=created.made)
     journey.using(machine)
     return machine
@@ -96,13 +98,17 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
     run = journey.run
     machine = journey.machine("it can wait for it to run")
     limit = run.timeouts.resume if phase == "resume" else run.timeouts.running
+    def gone_for_good(view: dict | None) -> str | None:
+        noticed(journey, machine, view)
+        return _failure_reason(view)
+
     waited = wait_for(phase, lambda: look(run, machine),
                       until=lambda i: i is not None and i.get("actual_status") == "running",
-                      fail_if=_failure_reason, describe=describe, limit=limit, clock=run.clock,
+                      fail_if=gone_for_good, describe=describe, limit=limit, clock=run.clock,
                       polling=run.polling, since=machine.boot, expected=journey.expected(phase),
                       progress=run.progress)
     journey.record(phase, machine.boot, waited.span)
-    journey.machine_state(machine.resource, "running", waited.event.epoch)
+    journey.machine_state(machine.resource, "running", waited.event)
     machine.view = waited.value
     machine.running = waited.event
     return waited.value
@@ -170,7 +176,7 @@ def wait_stopped(journey: Journey, phase: str = "pause") -> Waited:
                       describe=describe, limit=run.timeouts.pause, clock=run.clock, polling=run.polling,
                       since=machine.paused, expected=journey.expected(phase), progress=run.progress)
     journey.record(phase, machine.paused, waited.span)
-    journey.machine_state(machine.resource, "stopped", waited.event.epoch)
+    journey.machine_state(machine.resource, "stopped", waited.event)
     machine.view = waited.value
     return waited
 
@@ -190,16 +196,30 @@ def delete(journey: Journey) -> None:
     machine = journey.machine("it deletes it")
     machine.close_session()
     with journey.phase("delete"), run.guard.protect():
-        answered_at = journey.cleanup.deleter.delete(machine.resource)
-        journey.machine_gone(machine.resource, answered_at)
-        journey.cleanup.forget(machine.resource, answered_at)
+        carried_out = journey.cleanup.deleter.delete(machine.resource)
+        journey.machine_gone(machine.resource, carried_out)
+        journey.cleanup.forget(machine.resource, carried_out)
+
+
+def noticed(journey: Journey, machine: Machine, view: dict | None) -> None:
+    """A state seen outside a wait that changes what the machine is billed (e.g. preempted: ``exited``).
+
+    When it happened is known only to lie after the machine was last seen running and before now: the
+    cost's uncertainty says so.
+    """
+    if view is None or view.get("actual_status") not in BILLED_AS_STORAGE:
+        return
+    last_running = (machine.running or machine.made).latest
+    journey.machine_state(machine.resource, "stopped", Moment(last_running, max(last_running, time.monotonic())))
 
 
 def explain(journey: Journey, phase: str, error: Exception, since: Moment) -> PhaseFailed:
     """A failure inside a machine (SSH dropped, command failed) told with the instance's own state."""
     machine = journey.machine("it explains a failure")
     try:
-        state = describe(look(journey.run, machine))
+        view = look(journey.run, machine)
+        noticed(journey, machine, view)
+        state = describe(view)
     except Exception as lookup:  # the explanation must not hide the failure
         state = f"state unknown ({type(lookup).__name__})"
     return PhaseFailed(phase, f"{error}; instance {machine.id}: {state}",

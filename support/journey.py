@@ -9,7 +9,6 @@ words, which step is missing when a scenario uses a step out of order.
 from __future__ import annotations
 
 import re
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -198,14 +197,15 @@ class Journey:
 
     # -- machines and money ------------------------------------------------------------------------
 
-    def machine_started(self, resource: Resource, view: dict, at: float) -> MachineRecord:
-        """Start metering a machine (an instance, or a standby known by its GPU's id) from epoch ``at``."""
+    def machine_started(self, resource: Resource, view: dict, made: Moment) -> MachineRecord:
+        """Start metering a machine (an instance, or a standby known by its GPU's id) from when it was made."""
         price = float(view.get("dph_total") or 0.0)
         storage = float(view.get("storage_dph") or 0.0)
         record = MachineRecord(id=resource.id, kind=resource.kind, label=resource.label,
-                               gpu_name=str(view.get("gpu_name") or "CPU"), price_per_hour=price, created_at=at)
+                               gpu_name=str(view.get("gpu_name") or "CPU"), price_per_hour=price,
+                               created_at=made.epoch)
         self.metrics.machines.append(record)
-        self.meters[(resource.kind, resource.id)] = Meter(price, storage, self.run.clock, started_at=at)
+        self.meters[(resource.kind, resource.id)] = Meter(price, storage, self.run.clock, made)
         if self.metrics.instance_id is None and resource.kind == "instance":
             self.metrics.instance_id = record.id
             self.metrics.gpu_name = record.gpu_name
@@ -213,17 +213,17 @@ class Journey:
         self._billing_changed()
         return record
 
-    def machine_state(self, resource: Resource, state: str, at: float) -> None:
+    def machine_state(self, resource: Resource, state: str, at: Moment) -> None:
         meter = self.meters.get((resource.kind, resource.id))
         if meter is not None:
             meter.change(state, at)
             self._billing_changed()
 
-    def machine_gone(self, resource: Resource, at: float, fate: str = "deleted") -> None:
+    def machine_gone(self, resource: Resource, at: Moment, fate: str = "deleted") -> None:
         """Billing of the machine stopped at ``at`` (a leaked machine is billed until then at least)."""
         for record in self.metrics.machines:
             if (record.kind, record.id) == (resource.kind, resource.id) and record.fate == "alive":
-                record.deleted_at = at if fate == "deleted" else None
+                record.deleted_at = at.epoch if fate == "deleted" else None
                 record.fate = fate
                 self.meters[(record.kind, record.id)].stop(at)
                 self._billing_changed()
@@ -245,7 +245,7 @@ class Journey:
             if outcome.deleted:
                 self.machine_gone(outcome.resource, outcome.at)
             elif outcome.failed:
-                self.machine_gone(outcome.resource, outcome.at or time.time(), fate="leaked")
+                self.machine_gone(outcome.resource, outcome.at or Moment.now(), fate="leaked")
         self.settle_costs()
         return self.cleanup.failures()
 
@@ -254,6 +254,7 @@ class Journey:
             meter = self.meters.get((record.kind, record.id))
             if meter is not None:
                 record.cost = round(meter.cost(now), 6)
+                record.cost_uncertainty = round(meter.uncertainty, 6)
 
 
 def _needed(value, message: str):

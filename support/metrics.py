@@ -37,6 +37,9 @@ class MachineRecord:
     deleted_at: float | None = None
     fate: str = "alive"      # alive / deleted / leaked / kept
     cost: float = 0.0
+    #: How far the true bill may be from ``cost``: the price change at each moment billing changed
+    #: (made, running, stopped, deleted) times how uncertain that moment is.
+    cost_uncertainty: float = 0.0
 
 
 def no_api_calls() -> dict:

@@ -85,7 +85,7 @@ def wait_syncing(journey: Journey) -> dict:
     journey.record("standby_ready", machine.made, waited.span)
     standby.association = waited.value
     journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},
-                            machine.made.epoch)
+                            machine.made)
     return waited.value
 
 
@@ -280,7 +280,7 @@ def _adopt_new_gpu(journey: Journey, old: Machine, new_id, since: Moment) -> Mac
     run = journey.run
     resource = journey.cleanup.adopt(INSTANCE, journey.resource_label(), new_id, f"failback instance {new_id}")
     view = run.client.find_instance(int(new_id)) or {"id": new_id}
-    journey.machine_started(resource, {**old.offer, **view}, since.epoch)
+    journey.machine_started(resource, {**old.offer, **view}, since)
     machine = Machine(resource, view, old.offer, made=since, boot=since)
     journey.using(machine)
     return machine

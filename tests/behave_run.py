@@ -110,3 +110,17 @@ def wait_for_event(sb, label: str, event: str, timeout: float = 60) -> dict:
 def alive(sb, label: str) -> list[dict]:
     return [r for r in sb.admin.resources(label_prefix=label) if r["alive"]] + [
         r for r in sb.admin.resources(kind="snapshot") if r["alive"] and any(label in t for t in r.get("tags") or [])]
+
+
+#: The sandbox stamps an event and makes it visible in one step of its single-threaded event loop, on the
+#: same system clock as the suite: the two differ only by clock reads (wall seconds).
+CLOCK_ALLOWANCE = 0.002
+
+
+def assert_cost_within(machine: dict, billed: float, time_scale: float) -> None:
+    """The sandbox's bill for a machine lies within the cost the suite reported, ± its uncertainty
+    (plus the clock allowance at each end, and the rounding of metrics.json)."""
+    slack = machine["price_per_hour"] * time_scale / 3600 * 2 * CLOCK_ALLOWANCE + 2e-6
+    assert abs(machine["cost"] - billed) <= machine["cost_uncertainty"] + slack, (
+        f"machine {machine['id']}: the sandbox billed ${billed:.6f}, the suite reported "
+        f"${machine['cost']:.6f} ± {machine['cost_uncertainty']:.6f}")

@@ -16,11 +16,10 @@ import pytest
 
 from support.allure_out.categories import CATEGORIES
 from support.report import format_cost, render
+from tests.behave_run import CLOCK_ALLOWANCE, assert_cost_within
 from tests.reports.conftest import LABEL, ROOT, STATUSES
 
 SCHEMA = ROOT / "schemas" / "metrics.schema.json"
-COST_TOLERANCE = 0.02
-TIME_TOLERANCE = 0.05
 
 
 def printed_report(stdout: str) -> str:
@@ -75,7 +74,8 @@ def test_final_report_sections_match_ground_truth(triad):
     assert re.search(r"^Date: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", text, re.M)
     assert re.search(r"^Total duration: [\d.]+ s$", text, re.M)
     assert f"Total cost: {format_cost(metrics['run']['total_cost'])}" in text
-    assert metrics["run"]["total_cost"] == pytest.approx(sum(r["cost"] for r in billed.values()), rel=COST_TOLERANCE)
+    assert abs(metrics["run"]["total_cost"] - sum(r["cost"] for r in billed.values())) <= sum(
+        m["cost_uncertainty"] for m in metrics["machines"]) + 1e-5
     assert "RUN INTERRUPTED (SIGINT)" in text
     assert re.search(r"^✅ Quick checks: [\d.]+ s$", text, re.M)
     gpus = {j["journey"]: re.escape(j["gpu_name"] or "") for j in metrics["journeys"]}
@@ -128,7 +128,7 @@ def test_metrics_costs_and_fates_match_billing(triad):
     for machine in machines:
         truth = billed[machine["id"]]
         assert machine["fate"] == "deleted" and not truth["alive"]
-        assert machine["cost"] == pytest.approx(truth["cost"], rel=COST_TOLERANCE), machine
+        assert_cost_within(machine, truth["cost"], triad.metrics["run"]["time_scale"])
     for name in ("Instance Lifecycle", "Snapshot/Restore"):
         journey = triad.journey(name)
         assert journey["total_cost"] == pytest.approx(sum(m["cost"] for m in journey["machines"]), abs=1e-6)
@@ -145,8 +145,11 @@ def test_metrics_times_match_ground_truth(triad):
     created = next(e["t"] for e in events if e["event"] == "created")
     running = next(e["t"] for e in events if e["event"] == "status" and e.get("to") == "running")
     ssh_ready = next(e["t"] for e in events if e["event"] == "ssh_ready")
-    assert interrupted["time_to_running"] == pytest.approx(running - created, rel=TIME_TOLERANCE)
-    assert interrupted["time_to_ssh_ready"] == pytest.approx(ssh_ready - created, rel=TIME_TOLERANCE)
+    # The truth lies within the bracket the suite reported (plus the clock allowance), whatever the load.
+    for name, truth in (("running", running - created), ("ssh", ssh_ready - created)):
+        phase = next(p for p in interrupted["phases"] if p["name"] == name)
+        assert abs(phase["seconds"] - truth) <= phase["uncertainty_seconds"] + CLOCK_ALLOWANCE, (name, phase, truth)
+    assert interrupted["time_to_running"] == next(p for p in interrupted["phases"] if p["name"] == "running")["seconds"]
     assert interrupted["time_to_model_install"] > 0
     for machine in triad.metrics["machines"]:
         truth = next(r for r in triad.resources if str(r["id"]) == machine["id"])

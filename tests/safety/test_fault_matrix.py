@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import sandbox
-from tests.behave_run import alive, run_behave
+from tests.behave_run import alive, assert_cost_within, run_behave
 
 INSTANCES = "/api/v1/instances"
 
@@ -99,6 +99,7 @@ def test_fault_cell(cell, matrix_sandbox, table, tmp_path):
     if cell.passes and "instance" in cell.feature:
         assert len(ours) == 1, f"expected exactly one instance, the sandbox made {len(ours)}"
     billed = {str(r["id"]): r["cost"] for r in sb.admin.billing()["resources"]}
-    reported = {m["id"]: m["cost"] for m in result.metrics["machines"] if m["kind"] == "instance"}
+    reported = {m["id"]: m for m in result.metrics["machines"] if m["kind"] == "instance"}
     for resource in ours:
-        assert reported[str(resource["id"])] == pytest.approx(billed[str(resource["id"])], rel=0.02, abs=1e-6)
+        assert_cost_within(reported[str(resource["id"])], billed[str(resource["id"])],
+                           result.metrics["run"]["time_scale"])

@@ -10,7 +10,7 @@ import pytest
 from support import cleanup as cleanup_module
 from support import waits
 from support.cleanup import Cleanup, Deleter
-from support.clock import Clock
+from support.clock import Clock, Moment
 from support.errors import ApiError, CleanupFailed, ConnectionProblem
 from support.interrupts import InterruptGuard
 from support.ledger import Ledger, maybe_alive, read_entries
@@ -127,7 +127,7 @@ def test_reverse_order(ledger, guard, make_cleanup, track, kinds):
     outcomes = cleanup.run()
     assert log == ["third", "second", "first"]
     assert [o.resource.id for o in outcomes] == ["third", "second", "first"]
-    assert all(o.deleted and o.error is None and isinstance(o.at, float) for o in outcomes)
+    assert all(o.deleted and o.error is None and isinstance(o.at, Moment) for o in outcomes)
     assert cleanup.pending == 0 and cleanup.failures() == []
     assert deleted_in_ledger(ledger) == ["third", "second", "first"]
     assert maybe_alive(read_entries(ledger.path)) == []
@@ -219,12 +219,12 @@ def test_forget_records_a_delete_done_by_a_step(ledger, guard, make_cleanup, tra
     log = []
     cleanup = make_cleanup()
     resource = track(cleanup, Machine("i9", log))
-    cleanup.forget(resource, deleted_at=123.0)
+    cleanup.forget(resource, deleted_at=Moment.of_epoch(123.0))
     assert cleanup.pending == 0
-    cleanup.forget(resource, deleted_at=124.0)                # twice is harmless
+    cleanup.forget(resource, deleted_at=Moment.of_epoch(124.0))                # twice is harmless
     outcomes = cleanup.run()
     assert log == []
-    assert [(o.resource.id, o.deleted, o.at) for o in outcomes] == [("i9", True, 123.0)]
+    assert [(o.resource.id, o.deleted, round(o.at.epoch, 3)) for o in outcomes] == [("i9", True, 123.0)]
     assert deleted_in_ledger(ledger) == ["i9"]
 
 

@@ -4,44 +4,44 @@ from __future__ import annotations
 
 import pytest
 
-from support.clock import Clock
+from support.clock import Clock, Moment
 from support.costs import Meter, SpendRefused, choose_cheapest
 
 T0 = 1_800_000_000.0       # an epoch
 
 
 def test_meter_running_stopped_running_stop():
-    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(1.0), started_at=T0)
-    meter.change("stopped", at=T0 + 1800)           # 0.5 h running   → 0.18
-    meter.change("running", at=T0 + 5400)           # 1 h stopped     → 0.02
-    meter.stop(at=T0 + 7200)                        # 0.5 h running   → 0.18
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(1.0), started=Moment.of_epoch(T0))
+    meter.change("stopped", at=Moment.of_epoch(T0 + 1800))           # 0.5 h running   → 0.18
+    meter.change("running", at=Moment.of_epoch(T0 + 5400))           # 1 h stopped     → 0.02
+    meter.stop(at=Moment.of_epoch(T0 + 7200))                        # 0.5 h running   → 0.18
     assert meter.cost() == pytest.approx(0.38)
-    assert meter.stopped_at == T0 + 7200
+    assert meter.stopped_at == pytest.approx(T0 + 7200)
     assert meter.cost(now=T0 + 99_999) == pytest.approx(0.38)      # nothing accrues after the stop
 
 
 def test_meter_with_time_scale():
     # The sandbox runs 60× faster: one wall minute is one billed hour.
-    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(60), started_at=T0)
-    meter.change("stopped", at=T0 + 30)
-    meter.change("running", at=T0 + 90)
-    meter.stop(at=T0 + 120)
+    meter = Meter(price_per_hour=0.36, storage_per_hour=0.02, clock=Clock(60), started=Moment.of_epoch(T0))
+    meter.change("stopped", at=Moment.of_epoch(T0 + 30))
+    meter.change("running", at=Moment.of_epoch(T0 + 90))
+    meter.stop(at=Moment.of_epoch(T0 + 120))
     assert meter.cost() == pytest.approx(0.38)
 
 
 def test_meter_running_cost_before_stop():
-    meter = Meter(price_per_hour=1.0, storage_per_hour=0.1, clock=Clock(1), started_at=T0)
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.1, clock=Clock(1), started=Moment.of_epoch(T0))
     assert meter.cost(now=T0 + 360) == pytest.approx(0.1)
-    meter.change("stopped", at=T0 + 3600)
+    meter.change("stopped", at=Moment.of_epoch(T0 + 3600))
     assert meter.cost(now=T0 + 7200) == pytest.approx(1.1)
 
 
 def test_meter_ignores_changes_after_stop_and_a_second_stop():
-    meter = Meter(price_per_hour=1.0, storage_per_hour=0.0, clock=Clock(1), started_at=T0)
-    meter.stop(at=T0 + 3600)
-    meter.change("running", at=T0 + 7200)
-    meter.stop(at=T0 + 10_800)
-    assert meter.cost() == pytest.approx(1.0) and meter.stopped_at == T0 + 3600
+    meter = Meter(price_per_hour=1.0, storage_per_hour=0.0, clock=Clock(1), started=Moment.of_epoch(T0))
+    meter.stop(at=Moment.of_epoch(T0 + 3600))
+    meter.change("running", at=Moment.of_epoch(T0 + 7200))
+    meter.stop(at=Moment.of_epoch(T0 + 10_800))
+    assert meter.cost() == pytest.approx(1.0) and meter.stopped_at == pytest.approx(T0 + 3600)
 
 
 OFFERS = [
@@ -87,3 +87,13 @@ def test_over_the_price_cap_says_so_with_numbers():
 
 def test_spend_refused_is_an_assertion():
     assert issubclass(SpendRefused, AssertionError)
+
+
+def test_the_cost_is_known_to_within_the_brackets_of_its_changes():
+    # Made within a 2 s request, seen stopped to within ±1 s, deleted within a 4 s request (×1 clock).
+    meter = Meter(price_per_hour=3.6, storage_per_hour=0.36, clock=Clock(1), started=Moment.of_epoch(T0, 1.0))
+    meter.change("stopped", at=Moment.of_epoch(T0 + 100, 1.0))
+    meter.stop(at=Moment.of_epoch(T0 + 200, 2.0))
+    assert meter.cost() == pytest.approx(3.6 * 100 / 3600 + 0.36 * 100 / 3600)
+    # $/h × s / 3600 at each change: 3.6 × 1 (made) + (3.6 − 0.36) × 1 (stopped) + 0.36 × 2 (deleted)
+    assert meter.uncertainty == pytest.approx((3.6 * 1 + 3.24 * 1 + 0.36 * 2) / 3600)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from support.clock import Clock
+from support.clock import Clock, Moment
 from support.config import Timeouts
 from support.costs import Meter
 from support.errors import SpendRefused
@@ -241,13 +241,13 @@ def test_billing_past_the_reservation_stops_the_journey(tmp_path):
     guard.authorize(PaidCall("create an instance", (GPU,), 1), Client())
     # The machine bills ten times the offer's price: the reservation runs out ten times sooner.
     clock = Clock(60)
-    journey.meters[("instance", "7")] = Meter(1.0, 0.0, clock, started_at=time.time())
+    journey.meters[("instance", "7")] = Meter(1.0, 0.0, clock, Moment.of_epoch(time.time()))
     guard.billing_changed()
     name, at, check = raised[-1]
     left = guard.reserved()
     assert at - time.monotonic() == pytest.approx(left / (1.0 * 60 / 3600), abs=0.05)
     assert check() is None                       # not yet: it only looks again
-    journey.meters[("instance", "7")] = Meter(1.0, 0.0, clock, started_at=time.time() - 60)
+    journey.meters[("instance", "7")] = Meter(1.0, 0.0, clock, Moment.of_epoch(time.time() - 60))
     stop = check()
     assert isinstance(stop, SpendRefused)
     assert "past the" in str(stop) and "it reserved" in str(stop) and "its machines are deleted" in str(stop)
