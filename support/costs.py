@@ -41,12 +41,13 @@ class Meter:
         return per_hour * self.clock.real(max(0.0, wall_seconds)) / 3600
 
     def _accrue(self, until: float) -> None:
+        until = max(until, self._since)        # a change seen late never bills the same time twice
         self._cost += self._dollars(self._rate(), until - self._since)
         self._since = until
 
     def change(self, state: str, at: Moment) -> None:
         """The machine was seen entering ``state`` (``running`` or ``stopped``) at ``at``."""
-        if self.stopped_at is not None:
+        if self.stopped_at is not None or state == self._state:
             return
         before = self._rate()
         self._accrue(at.epoch)

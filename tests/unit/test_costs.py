@@ -97,3 +97,12 @@ def test_the_cost_is_known_to_within_the_brackets_of_its_changes():
     assert meter.cost() == pytest.approx(3.6 * 100 / 3600 + 0.36 * 100 / 3600)
     # $/h × s / 3600 at each change: 3.6 × 1 (made) + (3.6 − 0.36) × 1 (stopped) + 0.36 × 2 (deleted)
     assert meter.uncertainty == pytest.approx((3.6 * 1 + 3.24 * 1 + 0.36 * 2) / 3600)
+
+
+def test_a_state_seen_again_changes_nothing_and_time_is_never_billed_twice():
+    meter = Meter(price_per_hour=3.6, storage_per_hour=0.0, clock=Clock(1), started=Moment.of_epoch(T0))
+    meter.change("stopped", at=Moment.of_epoch(T0 + 100))
+    meter.change("stopped", at=Moment.of_epoch(T0 + 50, 40.0))       # seen stopped again, dated earlier
+    meter.change("running", at=Moment.of_epoch(T0 + 90))             # a change seen late
+    meter.stop(at=Moment.of_epoch(T0 + 200))
+    assert meter.cost() == pytest.approx(3.6 * (100 + 100) / 3600)
