@@ -1,0 +1,130 @@
+"""The upstream-behaviour fault matrix: each verified behaviour of the real server × the phase where it hurts.
+
+docs/dumont-api.md, "Verified against the upstream server": a provider rate limit turns GET of an instance into
+404 and the list and delete into 503; the server stalls for minutes after a create; the snapshot listing can be
+refused; the server can become unreachable; posting standby settings back can change them. Each cell runs a
+journey against a sandbox showing that behaviour and checks, from the sandbox's ground truth: zero machines
+left alive, the outcome the user should see, and reported times whose brackets contain the truth.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+import sandbox
+from tests.behave_run import CLOCK_ALLOWANCE, ROOT, alive, behave_env, run_behave
+
+INSTANCE = "/api/v1/instances/*"
+
+
+@pytest.fixture
+def sb(tmp_path):
+    handle = sandbox.start(data_dir=tmp_path / "sandbox", time_scale=60.0, seed=13)
+    yield handle
+    handle.stop()
+
+
+def phase(journey: dict, name: str) -> dict:
+    return next(p for p in journey["phases"] if p["name"] == name)
+
+
+def assert_running_bracketed(sb, result) -> None:
+    """The reported time to running holds the sandbox's truth within its uncertainty."""
+    journey = result.metrics["journeys"][0]
+    instance_id = journey["instance_id"]
+    events = [e for e in sb.admin.events(resource_id=instance_id) if str(e["id"]) == str(instance_id)]
+    created = next(e["t"] for e in events if e["event"] == "created")
+    running = next(e["t"] for e in events if e["event"] == "status" and e.get("to") == "running")
+    measured = phase(journey, "running")
+    assert abs(measured["seconds"] - (running - created)) <= measured["uncertainty_seconds"] + CLOCK_ALLOWANCE, (
+        measured, running - created)
+
+
+def test_provider_rate_limit_while_waiting_is_not_taken_for_a_lost_machine(tmp_path, sb):
+    # GET of the instance answers 404 (a provider rate limit, after the server's retries) several times while
+    # the suite waits for it to run: "not sure, look again", never "the instance disappeared".
+    sb.admin.add_fault(kind="provider_error", error="rate_limit", method="GET", path=INSTANCE, count=4)
+    result = run_behave(["features/instance.feature"], tmp_path / "reports", sb.url, "um-wait")
+    assert result.returncode == 0, result.explain()
+    assert alive(sb, result.label) == []
+    assert_running_bracketed(sb, result)
+
+
+def test_provider_rate_limit_during_delete_confirmation_never_fakes_a_deletion(tmp_path, sb):
+    # The delete answers 200 but the machine stays (sticky), and GET answers 404 (a provider rate limit): only
+    # the list can tell, and it still holds the machine, so the suite deletes again instead of calling it gone.
+    sb.admin.add_fault(kind="sticky_delete", count=1)
+    sb.admin.add_fault(kind="provider_error", error="rate_limit", method="GET", path=INSTANCE, count=100,
+                       probability=0.5)
+    result = run_behave(["features/instance.feature"], tmp_path / "reports", sb.url, "um-delete")
+    sb.admin.clear_faults()
+    assert result.returncode == 0, result.explain()
+    assert alive(sb, result.label) == []
+    deletes = [r for r in sb.admin.requests_log() if r["method"] == "DELETE" and "/instances/" in r["path"]]
+    assert len(deletes) >= 2                                   # the first one did not take, and it was noticed
+
+
+def test_a_long_stall_after_create_widens_the_bracket_instead_of_breaking_the_journey(tmp_path, sb):
+    # Five minutes of the whole server not answering (5 s of wall time at ×60) right after the create, with a
+    # request timeout shorter than that: the journey goes on, the times hold the truth, the stall is reported.
+    sb.admin.settings(create_stall=300)
+    result = run_behave(["features/instance.feature"], tmp_path / "reports", sb.url, "um-stall",
+                        extra_env={"DUMONT_REQUEST_TIMEOUT": "2", "DUMONT_TIMEOUT_RUNNING": "1800",
+                                   "DUMONT_TIMEOUT_RESUME": "1800", "DUMONT_TIMEOUT_SSH": "1800",
+                                   "DUMONT_TIMEOUT_DELETE": "900"})
+    assert result.returncode == 0, result.explain()
+    assert alive(sb, result.label) == []
+    assert_running_bracketed(sb, result)
+    journey = result.metrics["journeys"][0]
+    assert journey["api"]["stalled_seconds"] > 1.0, journey["api"]       # reported, not only counted
+
+
+def test_a_refused_snapshot_listing_fails_the_journey_and_the_leak_check_names_it(tmp_path, sb):
+    sb.admin.add_fault(kind="unconfigured", setting="restic")
+    reports = tmp_path / "reports"
+    result = run_behave(["features/instance.feature"], reports, sb.url, "um-restic")
+    assert result.returncode != 0
+    journey = result.metrics["journeys"][0]
+    assert "Restic repository not configured" in journey["error_message"]
+    assert alive(sb, result.label) == []
+    assert any("could not list snapshot" in w for w in result.metrics["leak_check_warnings"])
+    assert "leak check incomplete" in result.stdout + result.stderr
+    # The sweep still checks the instances, names the kind it could not list, and does not say "clean".
+    done = subprocess.run([sys.executable, "-m", "support.sweep", "--dry-run"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=behave_env(reports, sb.url, "um-restic-sweep"))
+    assert done.returncode != 0
+    assert "could not list snapshots" in done.stdout and "nothing left alive" not in done.stdout
+
+
+def test_a_server_unreachable_during_cleanup_fails_the_run_and_the_sweep_finishes_the_job(tmp_path, sb):
+    # Every delete's connection is dropped: the journey's own delete and its cleanup both fail. The run says so
+    # loudly and keeps the machine in the ledger; once the server answers again, the sweep deletes it.
+    sb.admin.add_fault(kind="connection_drop", method="DELETE", path=INSTANCE, count=1000)
+    reports = tmp_path / "reports"
+    result = run_behave(["features/instance.feature"], reports, sb.url, "um-unreachable",
+                        extra_env={"DUMONT_TIMEOUT_DELETE": "60"})
+    assert result.returncode != 0
+    assert "cleanup failed" in result.stdout + result.stderr
+    assert {m["fate"] for m in result.metrics["machines"]} == {"leaked"}
+    assert alive(sb, result.label) != []
+    sb.admin.clear_faults()
+    done = subprocess.run([sys.executable, "-m", "support.sweep"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=behave_env(reports, sb.url, "um-unreachable-sweep"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert alive(sb, result.label) == []
+
+
+def test_standby_settings_come_back_as_they_were(tmp_path, sb):
+    # The status config has no "enabled" and configure defaults it to true: the suite must send it explicitly.
+    result = run_behave(["features/failover.feature:35"], tmp_path / "reports", sb.url, "um-standby")
+    assert result.returncode == 0, result.explain()
+    assert alive(sb, result.label) == []
+    token = requests.post(f"{sb.url}/api/v1/auth/login", json={"email": "test@test.com", "password": "test123"},
+                          timeout=10).json()["token"]
+    status = requests.get(f"{sb.url}/api/v1/standby/status", headers={"Authorization": f"Bearer {token}"},
+                          timeout=10).json()
+    assert status["auto_standby_enabled"] is False
