@@ -8,11 +8,11 @@ from support.client import Created
 from support.clock import Moment
 from support.config import normalize_gpu_name
 from support.costs import choose_cheapest
-from support.errors import ApiError, ConnectionProblem, PhaseFailed, SpendRefused
+from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeout, SpendRefused
 from support.journey import Journey, Machine
 from support.resources import INSTANCE
-from support.ssh import wait_for_ssh
-from support.waits import Waited, wait_for
+from support.ssh import ssh_probe, wait_for_ssh
+from support.waits import Waited, Watch, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
@@ -86,7 +86,31 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     journey.machine_started(resource, {**offer, **view}, created.made)
     machine = Machine(resource, view, offer, made=created.made, boot=created.made)
     journey.using(machine)
+    watch_ssh(journey, machine)
     return machine
+
+
+def watch_ssh(journey: Journey, machine: Machine) -> None:
+    """Watch the machine's SSH port in the background from its boot on, when the server said where it is.
+
+    SSH does not go through the API: while the server stalls after a create (it answers nothing for
+    minutes), the moment SSH starts answering is still seen; and while the boot is waited for through the
+    API, SSH readiness is timed at the same time instead of only after.
+    """
+    run = journey.run
+    machine.stop_watching_ssh()
+    host, port = machine.view.get("ssh_host") or machine.view.get("public_ipaddr"), machine.view.get("ssh_port")
+    if not host or not port:
+        return
+    probe = ssh_probe(host, int(port), run.config.ssh_user, run.key, clock=run.clock, polling=run.polling)
+    machine.ssh_watch = Watch.start("ssh", probe, until=lambda session: session is not None,
+                                    limit=run.timeouts.ssh + _boot_limit(run, machine), clock=run.clock,
+                                    polling=run.polling, since=machine.boot,
+                                    expected=journey.expected(ssh_history(machine)))
+
+
+def _boot_limit(run, machine: Machine) -> float:
+    return run.timeouts.resume if machine.booted_by == "resume" else run.timeouts.running
 
 
 def wait_running(journey: Journey, phase: str = "running") -> dict:
@@ -102,16 +126,30 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
         noticed(journey, machine, view)
         return _failure_reason(view)
 
-    waited = wait_for(phase, lambda: look(run, machine),
-                      until=lambda i: i is not None and i.get("actual_status") == "running",
-                      fail_if=gone_for_good, describe=describe, limit=limit, clock=run.clock,
-                      polling=run.polling, since=machine.boot, expected=journey.expected(phase),
-                      progress=run.progress)
-    journey.record(phase, machine.boot, waited.span)
-    journey.machine_state(machine.resource, "running", waited.event)
+    try:
+        waited = wait_for(phase, lambda: look(run, machine),
+                          until=lambda i: i is not None and i.get("actual_status") == "running",
+                          fail_if=gone_for_good, describe=describe, limit=limit, clock=run.clock,
+                          polling=run.polling, since=machine.boot, expected=journey.expected(phase),
+                          progress=run.progress)
+    except BaseException:
+        machine.stop_watching_ssh()
+        raise
+    event = _no_later_than_ssh(machine, waited.event)
+    journey.record(phase, machine.boot, machine.boot.until(event))
+    journey.machine_state(machine.resource, "running", event)
     machine.view = waited.value
-    machine.running = waited.event
+    machine.running = event
     return waited.value
+
+
+def _no_later_than_ssh(machine: Machine, running: Moment) -> Moment:
+    """A machine whose SSH answered was running by then: SSH seen earlier than the API's "running" (the
+    API can stall for minutes after a create) narrows when it began to run."""
+    ssh = machine.ssh_watch.succeeded() if machine.ssh_watch is not None else None
+    if ssh is None or ssh.event.latest >= running.latest:
+        return running
+    return Moment(min(running.earliest, ssh.event.latest), ssh.event.latest)
 
 
 def connect(journey: Journey) -> None:
@@ -123,7 +161,20 @@ def connect(journey: Journey) -> None:
     """
     run = journey.run
     machine = journey.machine("it connects over SSH")
+    watch, machine.ssh_watch = machine.ssh_watch, None
     machine.close_session()
+    if watch is not None:
+        # DUMONT_TIMEOUT_SSH counts from when the machine was seen running (the watch began at its boot).
+        began = machine.running.latest if machine.running is not None else machine.boot.earliest
+        with run.progress.waiting("ssh", run.timeouts.ssh, began):
+            waited = watch.result(until=began + run.clock.wall(run.timeouts.ssh))
+        if waited is None:
+            watch.stop()
+            raise PhaseTimeout("ssh", run.timeouts.ssh, "connection refused",
+                               run.clock.real(time.monotonic() - began), run.clock.scale)
+        journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
+        machine.session = waited.value
+        return
     view = machine.view
     host = view.get("ssh_host") or view.get("public_ipaddr")
     port = int(view.get("ssh_port") or 22)
@@ -188,6 +239,7 @@ def request_resume(journey: Journey) -> None:
     journey.run.client.resume_instance(machine.id)
     machine.resumed = machine.boot = Moment.during(sent, time.monotonic())
     machine.booted_by = "resume"
+    watch_ssh(journey, machine)
 
 
 def delete(journey: Journey) -> None:

@@ -48,6 +48,7 @@ class Machine:
     paused: Moment | None = None
     resumed: Moment | None = None
     session: object | None = None    # support.ssh.SshSession while connected
+    ssh_watch: object | None = None  # support.waits.Watch on its SSH port since the last boot
 
     @property
     def id(self) -> int:
@@ -58,9 +59,19 @@ class Machine:
         return str(self.view.get("gpu_name") or self.offer.get("gpu_name") or "?")
 
     def close_session(self) -> None:
+        self.stop_watching_ssh()
         if self.session is not None:
             self.session.close()
             self.session = None
+
+    def stop_watching_ssh(self) -> None:
+        """Stop the background watch on SSH (closing the session it may have opened but nobody took)."""
+        watch, self.ssh_watch = self.ssh_watch, None
+        if watch is not None:
+            watch.stop()
+            waited = watch.succeeded()
+            if waited is not None and waited.value is not self.session:
+                waited.value.close()
 
 
 @dataclass
@@ -91,6 +102,7 @@ class StandbyRun:
     failure: Moment | None = None    # when the GPU was seen failed
     model_found: dict[str, str] = field(default_factory=dict)
     data_found: dict[str, str] = field(default_factory=dict)
+    watch: object | None = None      # support.waits.Watch on the association until it syncs
 
 
 class Journey:
@@ -239,6 +251,8 @@ class Journey:
         """Delete what is still tracked, record each machine's fate, settle the costs."""
         if self._machine is not None:
             self._machine.close_session()
+        if self._standby is not None and self._standby.watch is not None:
+            self._standby.watch.stop()
         for outcome in self.cleanup.run():
             if outcome.resource is None:
                 continue

@@ -137,24 +137,16 @@ class SshSession:
         self._client.close()
 
 
-def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, clock: Clock, polling: Polling,
-                 since: Moment | None = None, not_before: float | None = None, phase: str = "ssh",
-                 expected=None, progress=None, gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
-    """Connect as soon as the machine accepts us; bounded by ``limit`` (real seconds).
-
-    A refused connection or key is an observation ("not yet"); a connection
-    that timed out tells nothing. After a failed attempt ``gone_for_good()``
-    may return why the machine will never answer (e.g. it exited): the wait
-    then fails at once.
-    """
+def ssh_probe(host: str, port: int, user: str, key: SshKey, *, clock: Clock, polling: Polling, phase: str = "ssh",
+              gone_for_good=lambda: None):
+    """One look at a machine's SSH: an open session when it accepts us; :class:`NotYet` when it refuses us
+    (an observation); ``ConnectionError`` when the attempt timed out (tells nothing). After a failed attempt
+    ``gone_for_good()`` may return why the machine will never answer (e.g. it exited): then ``PhaseFailed``."""
 
     def probe():
-        # Connected and authenticated is ready: a shell session opens on the same transport.
-        return SshSession(host, port, user, key, connect_timeout=max(1.0, clock.wall(polling.longest)))
-
-    def probe_quietly():
         try:
-            return probe()
+            # Connected and authenticated is ready: a shell session opens on the same transport.
+            return SshSession(host, port, user, key, connect_timeout=max(1.0, clock.wall(polling.longest)))
         except (paramiko.SSHException, socket.error, EOFError, CommandFailed, TimeoutError) as error:
             reason = gone_for_good()
             if reason:
@@ -163,7 +155,15 @@ def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, 
                 raise ConnectionError(_ssh_reason(error)) from None
             raise NotYet(_ssh_reason(error)) from None
 
-    waited = wait_for(phase, probe_quietly, until=lambda s: s is not None, limit=limit, clock=clock,
+    return probe
+
+
+def wait_for_ssh(host: str, port: int, user: str, key: SshKey, *, limit: float, clock: Clock, polling: Polling,
+                 since: Moment | None = None, not_before: float | None = None, phase: str = "ssh",
+                 expected=None, progress=None, gone_for_good=lambda: None) -> tuple[SshSession, Waited]:
+    """Connect as soon as the machine accepts us; bounded by ``limit`` (real seconds)."""
+    probe = ssh_probe(host, port, user, key, clock=clock, polling=polling, phase=phase, gone_for_good=gone_for_good)
+    waited = wait_for(phase, probe, until=lambda s: s is not None, limit=limit, clock=clock,
                       polling=polling, since=since, not_before=not_before, expected=expected, progress=progress)
     return waited.value, waited
 

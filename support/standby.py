@@ -23,10 +23,10 @@ from support.clock import Moment
 from support.journey import Journey, Machine, StandbyRun
 from support.resources import INSTANCE, STANDBY
 from support.ssh import wait_for_ssh
-from support.waits import wait_for
+from support.waits import Watch, wait_for
 
 #: While canaries are written, the sync count is looked at every this share of the sync interval.
-CANARY_LOOKS = 0.02
+CANARY_LOOKS = 0.1
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
                 "'initiated' and does nothing), so this journey cannot prove {what} there; "
                 "run it against the sandbox or a server that implements the route")
@@ -63,7 +63,13 @@ def create_with_standby(journey: Journey) -> Machine:
     machine = instances.create(journey, skip_standby=False)
     # Tracked after the instance, so deleted before it.
     resource = journey.cleanup.identified(pending, machine.resource.id, f"CPU standby of instance {machine.id}")
-    journey.paired(StandbyRun(resource))
+    standby = StandbyRun(resource)
+    journey.paired(standby)
+    # Watched from now, while the GPU boots, rather than only once it runs.
+    standby.watch = Watch.start("standby", lambda: association(journey), until=_syncing, fail_if=_in_error,
+                                describe=describe, limit=journey.run.timeouts.failover, clock=journey.run.clock,
+                                polling=journey.run.polling, since=machine.made,
+                                expected=journey.expected("standby_ready"))
     return machine
 
 
@@ -71,17 +77,27 @@ def association(journey: Journey) -> dict | None:
     return journey.run.client.find_association(journey.machine("it reads its standby").id)
 
 
+def _syncing(assoc: dict | None) -> bool:
+    return assoc is not None and assoc.get("state") == "syncing"
+
+
+def _in_error(assoc: dict | None) -> str | None:
+    return f"standby in state {assoc['state']}" if assoc and assoc.get("state") == "error" else None
+
+
 def wait_syncing(journey: Journey) -> dict:
     """The standby exists and syncs; its machine starts being metered."""
     run = journey.run
     machine = journey.machine("its standby can sync")
     standby = journey.standby("it waits for the standby to sync")
-    waited = wait_for("standby", lambda: association(journey),
-                      until=lambda a: a is not None and a.get("state") == "syncing",
-                      fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
-                      describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=machine.made, expected=journey.expected("standby_ready"),
-                      progress=run.progress)
+    watch, standby.watch = standby.watch, None
+    if watch is not None:
+        with run.progress.waiting("standby", run.timeouts.failover, machine.made.earliest):
+            waited = watch.result()
+    else:
+        waited = wait_for("standby", lambda: association(journey), until=_syncing, fail_if=_in_error,
+                          describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                          since=machine.made, expected=journey.expected("standby_ready"), progress=run.progress)
     journey.record("standby_ready", machine.made, waited.span)
     standby.association = waited.value
     journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},

@@ -15,6 +15,7 @@ makes a late answer look early.
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from support.clock import Clock, Moment, Span
 from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeout
 from support.timings import Expected
 
-__all__ = ["NotYet", "PhaseFailed", "PhaseTimeout", "Polling", "Waited", "wait_for"]
+__all__ = ["NotYet", "PhaseFailed", "PhaseTimeout", "Polling", "Stopped", "Waited", "Watch", "wait_for"]
 
 
 class NotYet(Exception):
@@ -43,9 +44,9 @@ class Polling:
     fraction again past it.
     """
 
-    shortest: float = 0.125
+    shortest: float = 0.25
     longest: float = 15.0
-    fraction: float = 0.01
+    fraction: float = 0.02
     precision: float = 0.02
     #: Looks before the expected window: each covers this share of the way there.
     approach: float = 1 / 3
@@ -152,3 +153,65 @@ def _poll(phase, probe, *, until, limit, clock, polling, since, not_before, expe
             raise PhaseTimeout(phase, limit, last_state, clock.real(current - since.earliest), clock.scale)
         waited_real = clock.real(current - since.earliest)
         sleep(min(clock.wall(polling.interval(waited_real, expected)), max(0.0, deadline - current)))
+
+
+class Stopped(Exception):
+    """A background watch was told to stop before its condition held."""
+
+
+class Watch:
+    """A wait that runs in the background, so that two things can be watched at once.
+
+    A server that stalls after a create answers no API call for minutes, but the machine's SSH port can
+    still be watched directly; and a standby can be watched while the GPU boots. ``start`` runs
+    :func:`wait_for` in a thread; :meth:`result` waits for it and returns its :class:`Waited` (or raises
+    what it raised); :meth:`stop` ends it early. Signals (Ctrl-C, the scenario's time limit) reach only
+    the main thread, so the main thread always joins a watch through :meth:`result` or :meth:`stop`.
+    """
+
+    def __init__(self, phase: str, probe: Callable[[], Any], **wait_args):
+        self.phase = phase
+        self._stop = threading.Event()
+        self._outcome: Waited | BaseException | None = None
+        self._done = threading.Event()
+
+        def stoppable_probe():
+            if self._stop.is_set():
+                raise Stopped(phase)
+            return probe()
+
+        def run():
+            try:
+                self._outcome = wait_for(phase, stoppable_probe, sleep=self._stop.wait, **wait_args)
+            except BaseException as error:  # noqa: B902 - handed to the thread that asks for the result
+                self._outcome = error
+            finally:
+                self._done.set()
+
+        self._thread = threading.Thread(target=run, name=f"watch {phase}", daemon=True)
+
+    @classmethod
+    def start(cls, phase: str, probe: Callable[[], Any], **wait_args) -> "Watch":
+        watch = cls(phase, probe, **wait_args)
+        watch._thread.start()
+        return watch
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def succeeded(self) -> Waited | None:
+        """The result if the watch is over and its condition held; else None (never blocks)."""
+        return self._outcome if self.done() and isinstance(self._outcome, Waited) else None
+
+    def result(self, until: float | None = None) -> Waited | None:
+        """The watch's result; None if it is still going at ``until`` (monotonic)."""
+        while not self._done.wait(0.05):      # short waits: a signal in the main thread is handled promptly
+            if until is not None and time.monotonic() >= until:
+                return None
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._done.wait(5.0)

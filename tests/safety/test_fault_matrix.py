@@ -51,7 +51,7 @@ CELLS = [
                                 "status": 503}], True),
     Cell("delete", "sticky delete", [{"kind": "sticky_delete"}], True),
     Cell("sync", "stalled sync", [{"kind": "sync_stall"}], False, "phase 'sync'",
-         feature="features/failover.feature:11"),
+         feature="features/failover.feature:12"),
 ]
 
 
