@@ -412,6 +412,9 @@ class PhaseCheck:
     reported: float
     uncertainty: float
     truth: float
+    #: The event that ends the phase happened while the server answered nothing (its stall after a
+    #: create): no client could see it then, so its bracket is as wide as the stall, whatever the harness.
+    hidden: bool = False
 
     @property
     def error(self) -> float:
@@ -441,10 +444,18 @@ def phase_checks(scenario: Scenario, truth: Truth) -> list[PhaseCheck]:
                        if (d := truth.first("failback_completed", [f["id"]], f["t"])) is not None]
     checks = []
 
+    stalls = [((e.get("detail") or {}).get("start"), (e.get("detail") or {}).get("end"))
+              for e in truth.events if e["event"] == "server_stall"]
+
+    def hidden(t: float, label: str) -> bool:
+        # SSH is watched on the machine itself, not through the API: a stall hides nothing from it.
+        return not label.startswith("ssh") and any(a is not None and b is not None and a <= t <= b
+                                                   for a, b in stalls)
+
     def add(label: str, phase: Phase, start: dict | None, end: dict | None) -> None:
         if start is not None and end is not None and end["t"] > start["t"]:
             checks.append(PhaseCheck(f"{scenario.journey}: {label}", phase.seconds, phase.uncertainty,
-                                     end["t"] - start["t"]))
+                                     end["t"] - start["t"], hidden(end["t"], label)))
 
     for phase in scenario.phases:
         name, at = phase.name, phase.start

@@ -116,7 +116,10 @@ class Summary:
         projected = {n: median(j.split.projected for j in self.alone[n]) for n in self.names}
         overhead = {n: median(j.split.overhead for j in self.alone[n]) for n in self.names}
         cost = {n: median(j.cost_ratio for j in self.alone[n]) for n in self.names}
-        errors = {label: median(c.error for c in checks) for label, checks in self.phase_errors().items()}
+        # A phase whose end the server hid behind its stall is no measure of the harness: it is shown, with
+        # whether its bracket held the truth, but the target is over the phases a client could see end.
+        errors = {label: median(c.error for c in checks) for label, checks in self.phase_errors().items()
+                  if not any(c.hidden for c in checks)}
         p_name, p_value = worst(projected)
         o_name, o_value = worst(overhead)
         c_name, c_value = worst(cost)
@@ -127,7 +130,8 @@ class Summary:
         return [
             Target("projected real-speed overhead", p_value, 0.01, f"{pct(p_value, 2)} [{p_name}]", "≤ 1 %"),
             Target(f"×{self.scale:g} overhead", o_value, 0.05, f"{pct(o_value)} [{o_name}]", "≤ 5 %"),
-            Target("timing error", e_value, 0.02, f"{pct(e_value)} [{e_name}]", "≤ 2 %"),
+            Target("timing error (phase ends a client could see)", e_value, 0.02, f"{pct(e_value)} [{e_name}]",
+                   "≤ 2 %"),
             Target("billed/minimal", c_value, 1.05, f"{num(c_value, 3)} [{c_name}]", "≤ 1.05"),
             Target("instance journey calls", calls, 80, f"{whole(calls)} [run together]", "≤ 80"),
             Target("rate limited", limited, 0, f"{whole(limited)} [every run of a repetition]", "0"),
@@ -221,12 +225,14 @@ class Summary:
         return rows
 
     def phase_rows(self) -> list[list[str]]:
-        rows = [["phase", "truth nominal s", "timing error", "uncertainty / truth", "truth inside the bracket"]]
+        rows = [["phase", "truth nominal s", "timing error", "uncertainty / truth", "truth inside the bracket",
+                 "end hidden by a server stall"]]
         errors = self.phase_errors()
         for label, checks in sorted(errors.items(), key=lambda kv: -(median(c.error for c in kv[1]) or 0)):
             rows.append([label, num(median(c.truth * self.scale for c in checks)), pct(median(c.error for c in checks)),
                          pct(median(c.relative_uncertainty for c in checks)),
-                         f"{sum(c.in_bracket for c in checks)}/{len(checks)}"])
+                         f"{sum(c.in_bracket for c in checks)}/{len(checks)}",
+                         f"{sum(c.hidden for c in checks)}/{len(checks)}"])
         return rows
 
     def repetition_rows(self) -> list[list[str]]:

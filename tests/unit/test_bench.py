@@ -237,14 +237,15 @@ def test_summary_takes_medians_then_the_worst_journey():
     targets = {t.name: t for t in summary.targets()}
     assert targets["×60 overhead"].value == pytest.approx(1 - 3.8 / 4.2)
     assert "[instance]" in targets["×60 overhead"].shown
-    assert targets["timing error"].value == pytest.approx(0.02)
+    assert targets["timing error (phase ends a client could see)"].value == pytest.approx(0.02)
     assert targets["instance journey calls"].value == 72 and targets["instance journey calls"].met
     assert targets["together/slowest"].value == pytest.approx(20.0 / 19.5)    # median of 19/18.5, 20/19.5, 31/30.5
     assert targets["rate limited"].met
     assert not summary.all_met                                     # the overhead is ~9.5 %
     lines = summary.text().splitlines()[-7:]
     assert [line.split(":")[0] for line in lines] == [
-        "projected real-speed overhead", "×60 overhead", "timing error", "billed/minimal",
+        "projected real-speed overhead", "×60 overhead", "timing error (phase ends a client could see)",
+        "billed/minimal",
         "instance journey calls", "rate limited", "together/slowest"]
     assert lines[-1].endswith("✅") and lines[1].endswith("❌")
 
@@ -254,3 +255,15 @@ def test_target_line():
         "timing error: 3.1 % [failover: ssh] (target ≤ 2 %) ❌"
     assert Target("rate limited", 0, 0, "0", "0").met
     assert not Target("billed/minimal", None, 1.05, "n/a", "≤ 1.05").met
+
+
+def test_a_phase_end_hidden_by_a_server_stall_is_shown_but_not_held_against_the_harness():
+    seen = PhaseCheck("instance: resume", 1.01, 0.02, 1.0)
+    hidden = PhaseCheck("instance: running", 0.6, 0.5, 1.0, hidden=True)
+    runs = [RunResult("instance", 4.5, {"instance": journey("instance", 4.0, 3.8, 0.05, checks=[seen, hidden])},
+                      0, 0, repetition=1)]
+    summary = Summary.of(runs, ["instance"], {"seed": 1})
+    targets = {t.name: t for t in summary.targets()}
+    assert targets["timing error (phase ends a client could see)"].value == pytest.approx(0.01)
+    rows = {row[0]: row for row in summary.phase_rows()}
+    assert rows["instance: running"][-1] == "1/1" and rows["instance: running"][-2] == "1/1"
