@@ -204,16 +204,9 @@ class Faults:
 
     def unconfigured(self, setting: str, account: Optional[str] = None) -> Optional[Fault]:
         """The active unconfigured fault for this setting (and account), consumed once."""
-        for fault in self._faults:
-            if fault.kind != "unconfigured" or not fault.active or fault.spec.get("setting") != setting:
-                continue
+        def concerns(fault: Fault) -> bool:
             want = fault.spec.get("account")
-            if want is not None and (account is None or want.strip().lower() != account):
-                continue
-            if fault.probability is not None and fault.rng.random() >= fault.probability:
-                continue
-            if fault.remaining is not None:
-                fault.remaining -= 1
-            fault.fired += 1
-            return fault
-        return None
+            return fault.spec.get("setting") == setting and (
+                want is None or (account is not None and want.strip().lower() == account))
+
+        return self.take("unconfigured", predicate=concerns)

@@ -125,29 +125,16 @@ def test_with_the_opt_in_a_gpu_or_price_outside_the_rules_rents_nothing(tmp_path
     assert allure_category(result.reports, "Outside the rules") == "Budget refused"
 
 
-THREE_JOURNEYS = """\
-    Feature: Three journeys that each rent a GPU
-      Scenario: First
+ONE_JOURNEY = """
+      Scenario: {name}
         Given the cheapest offer among the allowed GPUs
         When I create an instance from that offer
         Then the instance is running within the time limit
         When I delete the instance
         Then the instance is gone
-
-      Scenario: Second
-        Given the cheapest offer among the allowed GPUs
-        When I create an instance from that offer
-        Then the instance is running within the time limit
-        When I delete the instance
-        Then the instance is gone
-
-      Scenario: Third
-        Given the cheapest offer among the allowed GPUs
-        When I create an instance from that offer
-        Then the instance is running within the time limit
-        When I delete the instance
-        Then the instance is gone
-    """
+"""
+THREE_JOURNEYS = "Feature: Three journeys that each rent a GPU\n" + "".join(
+    ONE_JOURNEY.format(name=name) for name in ("First", "Second", "Third"))
 
 
 def one_journeys_worst_case(sb) -> float:
