@@ -100,6 +100,7 @@ class StandbyRun:
     sync_count_after_writes: int = 0
     sync_under_way_after_writes: bool = True
     failure: Moment | None = None    # when the GPU was seen failed
+    failover_requested: bool = False  # the scenario asked for the switch instead of waiting for the server's
     model_found: dict[str, str] = field(default_factory=dict)
     data_found: dict[str, str] = field(default_factory=dict)
     watch: object | None = None      # support.waits.Watch on the association until it syncs
@@ -192,6 +193,10 @@ class Journey:
         things (SSH after a create or after a resume)."""
         self.metrics.add_phase(name, span.seconds, start.epoch, detail, span.uncertainty)
         self.run.history.add(history or name, self.run.clock.real(span.seconds))
+
+    def remember(self, name: str, span: Span) -> None:
+        """Keep how long a wait took in the timing history only (it is not a phase of the report)."""
+        self.run.history.add(name, self.run.clock.real(span.seconds))
 
     def expected(self, phase: str):
         """Where earlier runs saw this phase end (support.timings), to poll densely only there."""

@@ -205,6 +205,7 @@ def request_failover(journey: Journey) -> None:
     if not journey.run.target.is_sandbox:
         raise AssertionError(STUB_MESSAGE.format(route="failover", what="an explicit failover"))
     journey.run.client.fail_over(journey.machine("it asks for a failover").id, "acceptance test")
+    journey.standby("it asks for a failover").failover_requested = True
 
 
 def wait_failover(journey: Journey) -> None:
@@ -212,11 +213,13 @@ def wait_failover(journey: Journey) -> None:
     run = journey.run
     standby = journey.standby("it waits for the failover")
     since = standby.failure
+    # A switch on request takes seconds, one the server decides on takes its health checks: two histories.
+    history = "detect on request" if standby.failover_requested else "detect automatic"
     waited = wait_for("failover", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "failover_active",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=since, expected=journey.expected("detect"), progress=run.progress)
-    journey.record("detect", since, waited.span)
+                      since=since, expected=journey.expected(history), progress=run.progress)
+    journey.record("detect", since, waited.span, history=history)
     model = journey.model("the standby's copy of it can be checked")
     with journey.phase("standby_verify"):
         session = connect_standby(journey, since)
@@ -271,7 +274,8 @@ def fail_back(journey: Journey) -> None:
     waited = wait_for("failback", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=start, progress=run.progress)
+                      since=start, expected=journey.expected("failback syncing"), progress=run.progress)
+    journey.remember("failback syncing", waited.span)
     new_id = waited.value.get("new_gpu_instance_id")
     if new_id and str(new_id) != machine.resource.id:
         machine = _adopt_new_gpu(journey, machine, new_id, start)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +72,19 @@ def test_failover_journeys_measure_what_really_happened(failover_run, sandbox_se
         failback = phase(journey, "failback")
         assert failback["seconds"] + failback["uncertainty_seconds"] >= back["completed_at"] - back["started_at"]
         assert journey["time_to_failover"] == phase(journey, "failover")["seconds"]
+
+
+def test_failover_on_request_and_by_the_server_learn_apart(failover_run):
+    """A switch on request takes seconds, one after health checks tens of seconds: one history for both
+    would make every later run poll densely across the whole span between them."""
+    lines = (Path(failover_run.reports) / "phase-history.jsonl").read_text().splitlines()
+    learnt = {}
+    for record in map(json.loads, lines):
+        learnt.setdefault(record["phase"], []).append(record["seconds"])
+    assert len(learnt.get("detect automatic", [])) == 1 and len(learnt.get("detect on request", [])) == 1, learnt
+    assert "detect" not in learnt
+    assert learnt["detect on request"][0] < learnt["detect automatic"][0]
+    assert len(learnt.get("failback syncing", [])) == 2
 
 
 def test_failover_leaves_nothing_alive(failover_run, sandbox_server):
