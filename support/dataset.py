@@ -70,10 +70,18 @@ def read_all(session, timeout: float) -> dict[str, str]:
     return found
 
 
+def intact(written: Written, found: dict[str, str], exclude_prefix: str = "canary/") -> bool:
+    """Every data set file is in ``found`` with the hash it was written with."""
+    return not compare(_data_set(written, exclude_prefix), found)
+
+
+def _data_set(written: Written, exclude_prefix: str) -> dict[str, str]:
+    return {p: d for p, d in written.hashes.items() if not p.startswith(exclude_prefix)}
+
+
 def verify(written: Written, found: dict[str, str], where: str, exclude_prefix: str = "canary/") -> None:
     """Every data set file is on ``where`` with the same hash; names each missing or corrupt file."""
-    expected = {p: d for p, d in written.hashes.items() if not p.startswith(exclude_prefix)}
-    problems = compare(expected, found)
+    problems = compare(_data_set(written, exclude_prefix), found)
     if problems:
         raise AssertionError(f"data set not intact on {where}: " + "; ".join(problems))
 

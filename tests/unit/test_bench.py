@@ -191,6 +191,23 @@ def test_failover_sync_waits_failure_and_failback():
     assert labels == {"failover: ssh", "failover: ssh after failback"}
 
 
+def test_a_sync_under_way_that_carried_the_data_set_is_the_one_needed():
+    """The suite found the data set on the standby after the sync under way at the writes' end: one
+    sync fewer is irreducible, and the suite's pause after the next one shows no sync waited past."""
+    metrics, truth_data = failover_run()
+    truth_data["events"] = [e for e in truth_data["events"]
+                            if e["event"] != "sync_completed" or e["t"] < T0 + 11.0]
+    truth_data["events"] = [event(11.2, "pause_requested", 5) if e["event"] == "pause_requested" else e
+                            for e in truth_data["events"]]
+    truth_data["requests"] = [request(10.62, "GET", "/api/v1/standby/associations/5")] + [
+        r for r in truth_data["requests"] if not r["path"].endswith("/pause")]
+    truth = analysis.Truth(truth_data)
+    scenario = analysis.Scenario.of(metrics["journeys"][0], truth)
+    sync = {s.name: s for s in segments(scenario, truth)}["sync"]
+    assert (sync.start, sync.end) == (T0 + 10.0, T0 + 10.6)     # the 10.3 one carried it; 10.6 dated the canaries
+    assert sync.latency == pytest.approx(0.02) and sync.note == ""
+
+
 def test_a_poll_in_flight_at_the_event_saw_it():
     truth = analysis.Truth({"requests": [request(1.0, "GET", "/api/v1/instances/1", duration=0.05),
                                          request(2.0, "GET", "/api/v1/instances/1")]})
