@@ -15,10 +15,10 @@ Feature: Failover to a CPU standby and back
     And CPU standby is enabled with automatic failover
     When I create an instance with a CPU standby from that offer
     Then the instance is running within the time limit
-    And its CPU standby is syncing
     And I can connect to it over SSH
     When I install the model "<model>"
-    And I write a data set of <files> files of <size> KB
+    Then its CPU standby is syncing
+    When I write a data set of <files> files of <size> KB
     Then the data set reaches the standby intact
     When I keep writing canary files and the GPU fails
     Then the standby takes over within the failover time limit
@@ -38,10 +38,10 @@ Feature: Failover to a CPU standby and back
     And CPU standby is enabled without automatic failover
     When I create an instance with a CPU standby from that offer
     Then the instance is running within the time limit
-    And its CPU standby is syncing
     And I can connect to it over SSH
     When I install the model "qwen3-0.6b"
-    And I write a data set of 10 files of 32 KB
+    Then its CPU standby is syncing
+    When I write a data set of 10 files of 32 KB
     Then the data set reaches the standby intact
     When I keep writing canary files and the GPU fails
     And I ask for the failover

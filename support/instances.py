@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from support.client import Created
@@ -12,7 +13,7 @@ from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeou
 from support.journey import Journey, Machine
 from support.resources import INSTANCE
 from support.ssh import ssh_probe, wait_for_ssh
-from support.waits import Waited, Watch, wait_for
+from support.waits import Waited, Watch, first_done, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
@@ -99,9 +100,10 @@ def watch_ssh(journey: Journey, machine: Machine) -> None:
     """
     run = journey.run
     machine.stop_watching_ssh()
-    host, port = machine.view.get("ssh_host") or machine.view.get("public_ipaddr"), machine.view.get("ssh_port")
+    host, port = machine.ssh_address
     if not host or not port:
         return
+    machine.ssh_watched = (host, port)
     probe = ssh_probe(host, int(port), run.config.ssh_user, run.key, clock=run.clock, polling=run.polling)
     machine.ssh_watch = Watch.start("ssh", probe, until=lambda session: session is not None,
                                     limit=run.timeouts.ssh + _boot_limit(run, machine), clock=run.clock,
@@ -109,12 +111,24 @@ def watch_ssh(journey: Journey, machine: Machine) -> None:
                                     expected=journey.expected(ssh_history(machine)))
 
 
+def follow_ssh(journey: Journey, machine: Machine) -> None:
+    """Watch SSH where the server now says it is: a machine that boots again can come back on another port."""
+    watch, (host, port) = machine.ssh_watch, machine.ssh_address
+    if watch is not None and watch.succeeded() is None and host and port and machine.ssh_watched != (host, port):
+        watch_ssh(journey, machine)
+
+
 def _boot_limit(run, machine: Machine) -> float:
     return run.timeouts.resume if machine.booted_by == "resume" else run.timeouts.running
 
 
 def wait_running(journey: Journey, phase: str = "running") -> dict:
-    """Wait until ``actual_status`` is ``running``; fail fast on ``exited``/``offline`` or a proven loss.
+    """Wait until the machine runs; fail fast on ``exited``/``offline`` or a proven loss.
+
+    Running is what the API says (``actual_status`` ``running``) or what the machine shows (its SSH
+    answers: a machine whose SSH answers runs), whichever is seen first. The real server answers no
+    API call for minutes after a create while the machine may be up already: the SSH watch lets the
+    journey go on instead of waiting out the stall.
 
     ``phase`` is ``running`` after a create (limit DUMONT_TIMEOUT_RUNNING) or
     ``resume`` after a resume (limit DUMONT_TIMEOUT_RESUME), timed from that request.
@@ -122,25 +136,61 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
     run = journey.run
     machine = journey.machine("it can wait for it to run")
     limit = run.timeouts.resume if phase == "resume" else run.timeouts.running
+    abandoned = threading.Event()
+
     def gone_for_good(view: dict | None) -> str | None:
+        if abandoned.is_set():          # SSH answered first: what a late API answer says is not wanted
+            return None
         noticed(journey, machine, view)
         return _failure_reason(view)
 
+    api = dict(until=lambda i: i is not None and i.get("actual_status") == "running", fail_if=gone_for_good,
+               describe=describe, limit=limit, clock=run.clock, polling=run.polling, since=machine.boot,
+               expected=journey.expected(phase))
     try:
-        waited = wait_for(phase, lambda: look(run, machine),
-                          until=lambda i: i is not None and i.get("actual_status") == "running",
-                          fail_if=gone_for_good, describe=describe, limit=limit, clock=run.clock,
-                          polling=run.polling, since=machine.boot, expected=journey.expected(phase),
-                          progress=run.progress)
+        if machine.ssh_watch is None:
+            waited = wait_for(phase, lambda: look(run, machine), progress=run.progress, **api)
+            event, view = waited.event, waited.value
+        else:
+            event, view = _running_seen_by_api_or_ssh(run, machine, phase, api, abandoned)
     except BaseException:
         machine.stop_watching_ssh()
         raise
-    event = _no_later_than_ssh(machine, waited.event)
     journey.record(phase, machine.boot, machine.boot.until(event))
     journey.machine_state(machine.resource, "running", event)
-    machine.view = waited.value
+    machine.view = view or machine.view
     machine.running = event
-    return waited.value
+    follow_ssh(journey, machine)
+    return machine.view
+
+
+def _running_seen_by_api_or_ssh(run, machine: Machine, phase: str, api_args: dict,
+                                abandoned: threading.Event) -> tuple[Moment, dict | None]:
+    """The API's wait and the SSH watch side by side; the moment the machine was first seen running, and
+    the API's view of it (None when SSH answered first)."""
+    def look_and_show():
+        view = look(run, machine)
+        if not abandoned.is_set():
+            run.progress.seen(describe(view))
+        return view
+
+    api = Watch.start(phase, look_and_show, **api_args)
+    ssh = machine.ssh_watch
+    with run.progress.waiting(phase, api_args["limit"], machine.boot.earliest):
+        first = first_done(api, ssh)
+        ssh_seen = ssh.succeeded() if first is ssh else None
+        if ssh_seen is None:         # the API answered, or the SSH watch gave up: the API decides
+            try:
+                waited = api.result()
+            except BaseException:
+                api.stop(wait=False)
+                raise
+            return _no_later_than_ssh(machine, waited.event), waited.value
+    abandoned.set()
+    api.stop(wait=False)            # its request may be held by the server's stall: it ends on its own
+    answered = ssh_seen.event.latest
+    not_yet = api.last_no_sent if api.last_no_sent is not None else machine.boot.earliest
+    return Moment(min(max(not_yet, machine.boot.earliest), answered), answered), None
 
 
 def _no_later_than_ssh(machine: Machine, running: Moment) -> Moment:

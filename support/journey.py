@@ -49,6 +49,12 @@ class Machine:
     resumed: Moment | None = None
     session: object | None = None    # support.ssh.SshSession while connected
     ssh_watch: object | None = None  # support.waits.Watch on its SSH port since the last boot
+    ssh_watched: tuple | None = None  # the (host, port) that watch looks at
+
+    @property
+    def ssh_address(self) -> tuple:
+        """Where its SSH answers, as the server's latest answer says (it can move when it boots again)."""
+        return (self.view.get("ssh_host") or self.view.get("public_ipaddr"), self.view.get("ssh_port"))
 
     @property
     def id(self) -> int:

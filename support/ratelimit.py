@@ -6,7 +6,9 @@ calls, with small bursts, and its limits are shared by every parallel worker
 one token bucket per endpoint (the route with its ids blanked) in a small file
 locked with ``flock``. A rate-limited answer halves that endpoint's rate; each
 answer that was not rate limited gives back a little, up to the configured
-rate — the adaptive way cloud SDKs retry.
+rate — the adaptive way cloud SDKs retry. The recovery is settled with the
+process's next request to that endpoint, in the same locked step as its token:
+one locked change per request, not two.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class SharedRequestBudget:
         self._sleep = sleep
         self._clock = clock
         self.waited = 0.0
+        #: Answers that were not rate limited, per endpoint, whose recovery is not yet in the file.
+        self._recovering: dict[str, int] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _locked(self, change):
@@ -50,6 +54,9 @@ class SharedRequestBudget:
             bucket = state[endpoint] = {"tokens": self.burst, "t": now, "rate": self.rate}
         bucket["tokens"] = min(self.burst, bucket["tokens"] + max(0.0, now - bucket["t"]) * bucket["rate"])
         bucket["t"] = now
+        recovered = self._recovering.pop(endpoint, 0)
+        if recovered:
+            bucket["rate"] = min(self.rate, bucket["rate"] + recovered * self.rate * RECOVERY)
         return bucket
 
     def _take(self, endpoint: str) -> float:
@@ -72,15 +79,17 @@ class SharedRequestBudget:
             self._sleep(wait)
 
     def answered(self, endpoint: str, rate_limited: bool) -> None:
-        """Slow down at once on a rate limit; recover slowly otherwise."""
-        def adapt(state: dict) -> None:
+        """Slow down at once on a rate limit (every process of the run sees it before its next request);
+        recover slowly otherwise, with this process's next request to the endpoint."""
+        if not rate_limited:
+            self._recovering[endpoint] = self._recovering.get(endpoint, 0) + 1
+            return
+
+        def slow_down(state: dict) -> None:
             bucket = self._bucket(state, endpoint, self._clock())
-            if rate_limited:
-                bucket["rate"] = max(self.rate * SLOWEST, bucket["rate"] / 2)
-                bucket["tokens"] = min(bucket["tokens"], 0.0)
-            else:
-                bucket["rate"] = min(self.rate, bucket["rate"] + self.rate * RECOVERY)
-        self._locked(adapt)
+            bucket["rate"] = max(self.rate * SLOWEST, bucket["rate"] / 2)
+            bucket["tokens"] = min(bucket["tokens"], 0.0)
+        self._locked(slow_down)
 
     def rate_of(self, endpoint: str) -> float:
         return self._locked(lambda state: self._bucket(state, endpoint, self._clock())["rate"])

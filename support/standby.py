@@ -280,6 +280,9 @@ def fail_back(journey: Journey) -> None:
     sent = time.monotonic()
     run.client.fail_back(machine.id)
     start = Moment.during(sent, time.monotonic())
+    machine.boot, machine.booted_by, machine.running = start, "failback", None
+    # The GPU's SSH is watched while the pair syncs back, so that its answering is timed as it happens.
+    instances.watch_ssh(journey, machine)
     waited = wait_for("failback", lambda: association(journey),
                       until=lambda a: a is not None and a.get("state") == "syncing",
                       describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
@@ -287,10 +290,12 @@ def fail_back(journey: Journey) -> None:
     journey.remember("failback syncing", waited.span)
     new_id = waited.value.get("new_gpu_instance_id")
     if new_id and str(new_id) != machine.resource.id:
+        machine.stop_watching_ssh()
         machine = _adopt_new_gpu(journey, machine, new_id, start)
     machine.view = instances.look(run, machine) or machine.view
     machine.boot = start
     machine.booted_by = "failback"
+    instances.follow_ssh(journey, machine)
     instances.connect(journey)
     dataset.verify(standby.written, dataset.read_all(machine.session, _ssh_wall(journey)), "the GPU after failback")
     journey.record("failback", start, start.since_now())

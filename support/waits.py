@@ -25,7 +25,8 @@ from support.clock import Clock, Moment, Span
 from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeout
 from support.timings import Expected
 
-__all__ = ["NotYet", "PhaseFailed", "PhaseTimeout", "Polling", "Stopped", "Waited", "Watch", "wait_for"]
+__all__ = ["NotYet", "PhaseFailed", "PhaseTimeout", "Polling", "Stopped", "Waited", "Watch", "first_done",
+           "wait_for"]
 
 
 class NotYet(Exception):
@@ -174,11 +175,24 @@ class Watch:
         self._stop = threading.Event()
         self._outcome: Waited | BaseException | None = None
         self._done = threading.Event()
+        self._listeners: list[threading.Event] = []
+        self._listening = threading.Lock()
+        #: When the latest "not yet" was sent (monotonic): the lower end of the event's bracket so far.
+        self.last_no_sent: float | None = None
+        until = wait_args["until"]
 
         def stoppable_probe():
             if self._stop.is_set():
                 raise Stopped(phase)
-            return probe()
+            sent = time.monotonic()
+            try:
+                value = probe()
+            except NotYet:
+                self.last_no_sent = sent
+                raise
+            if not until(value):
+                self.last_no_sent = sent
+            return value
 
         def run():
             try:
@@ -186,7 +200,10 @@ class Watch:
             except BaseException as error:  # noqa: B902 - handed to the thread that asks for the result
                 self._outcome = error
             finally:
-                self._done.set()
+                with self._listening:
+                    self._done.set()
+                    for listener in self._listeners:
+                        listener.set()
 
         self._thread = threading.Thread(target=run, name=f"watch {phase}", daemon=True)
 
@@ -212,6 +229,29 @@ class Watch:
             raise self._outcome
         return self._outcome
 
-    def stop(self) -> None:
+    def stopped(self) -> bool:
+        """Told to stop: whatever its probe still learns is no longer wanted."""
+        return self._stop.is_set()
+
+    def stop(self, wait: bool = True) -> None:
+        """End the watch. ``wait=False`` leaves a probe that is still in flight (a request the server holds
+        during a stall) to end by itself in its thread, without holding up the caller."""
         self._stop.set()
-        self._done.wait(5.0)
+        if wait:
+            self._done.wait(5.0)
+
+    def _notify(self, listener: threading.Event) -> None:
+        with self._listening:
+            self._listeners.append(listener)
+            if self._done.is_set():
+                listener.set()
+
+
+def first_done(*watches: Watch) -> Watch:
+    """The first of ``watches`` to be over (the earliest in the list when several are), waiting as long as it takes."""
+    over = threading.Event()
+    for watch in watches:
+        watch._notify(over)
+    while not over.wait(0.05):            # short waits: a signal in the main thread is handled promptly
+        pass
+    return next(watch for watch in watches if watch.done())

@@ -16,10 +16,10 @@ Funcionalidade: Failover para um standby de CPU e de volta
     E que o standby de CPU está ativado com failover automático
     Quando eu crio uma instância com standby de CPU com essa oferta
     Então a instância fica em execução dentro do tempo limite
-    E seu standby de CPU está sincronizando
     E consigo me conectar a ela por SSH
     Quando eu instalo o modelo "<model>"
-    E eu gravo um conjunto de dados de <files> arquivos de <size> KB
+    Então seu standby de CPU está sincronizando
+    Quando eu gravo um conjunto de dados de <files> arquivos de <size> KB
     Então o conjunto de dados chega íntegro ao standby
     Quando eu continuo gravando arquivos canário e a GPU falha
     Então o standby assume dentro do tempo limite de failover
@@ -39,10 +39,10 @@ Funcionalidade: Failover para um standby de CPU e de volta
     E que o standby de CPU está ativado sem failover automático
     Quando eu crio uma instância com standby de CPU com essa oferta
     Então a instância fica em execução dentro do tempo limite
-    E seu standby de CPU está sincronizando
     E consigo me conectar a ela por SSH
     Quando eu instalo o modelo "qwen3-0.6b"
-    E eu gravo um conjunto de dados de 10 arquivos de 32 KB
+    Então seu standby de CPU está sincronizando
+    Quando eu gravo um conjunto de dados de 10 arquivos de 32 KB
     Então o conjunto de dados chega íntegro ao standby
     Quando eu continuo gravando arquivos canário e a GPU falha
     E eu peço o failover

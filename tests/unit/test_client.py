@@ -478,3 +478,15 @@ def test_requests_go_through_one_budget_per_endpoint_that_slows_down_on_a_rate_l
     assert budget.rate_of(endpoint_of("GET", f"{INSTANCES}/7")) == 10                       # others untouched
     assert endpoint_of("GET", f"{INSTANCES}/31000001") == "GET /api/v1/instances/{id}"
     assert endpoint_of("DELETE", f"{API}/snapshots/d9f656691b9b4e7e") == "DELETE /api/v1/snapshots/{id}"
+
+
+def test_proxies_and_ca_bundle_are_read_from_the_environment_once(monkeypatch):
+    from support.client import _session_for
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "skip.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    session = _session_for("http://api.example")
+    assert session.proxies.get("http") == "http://proxy.example:3128" and session.verify == "/etc/ssl/corp.pem"
+    assert not session.trust_env                      # nothing looked up again per request, no ~/.netrc
+    assert "http" not in _session_for("http://skip.example").proxies
