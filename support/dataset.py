@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from support.models import WORKSPACE, compare, hash_listing_command, parse_listing
+from support.models import WORKSPACE, compare, parse_listing
 
 DATA_DIR = '"$WS/dataset"'
 CANARY_DIR = '"$WS/canary"'
@@ -36,12 +36,19 @@ class Written:
 
 
 def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Written:
-    """``files`` files of ``size_bytes`` random bytes under $WORKSPACE/dataset, hashed on the machine."""
+    """``files`` files of ``size_bytes`` random bytes under $WORKSPACE/dataset, hashed on the machine.
+
+    One command: one stream of random bytes cut into the files, those files flushed to disk (not the
+    whole machine's), and their hashes listed.
+    """
+    width = len(str(files))
     command = (f"set -e; {WORKSPACE}; mkdir -p {DATA_DIR}; cd {DATA_DIR}; "
-               f"for i in $(seq -w 1 {files}); do head -c {size_bytes} /dev/urandom > part-$i.bin; done; "
-               f"sync")
-    session.check(command, timeout=timeout, what="writing the data set")
-    hashes = {f"dataset/{path}": digest for path, digest in read(session, DATA_DIR, timeout).items()}
+               f"head -c {files * size_bytes} /dev/urandom | split -b {size_bytes} -a {width} "
+               f"--numeric-suffixes=1 --additional-suffix=.bin - part-; sync part-*.bin; sha256sum part-*.bin")
+    result = session.check(command, timeout=timeout, what="writing the data set")
+    hashes = {f"dataset/{path}": digest for path, digest in parse_listing(result.stdout).items()}
+    if len(hashes) != files:
+        raise AssertionError(f"writing the data set made {len(hashes)} files, not {files}")
     written = Written()
     written.add(hashes, size_bytes, time.time())
     return written
@@ -52,22 +59,21 @@ def write_canary(session, written: Written, index: int, size_bytes: int, timeout
     name = f"c{index:04d}.bin"
     begun = time.time()
     result = session.check(f"set -e; {WORKSPACE}; mkdir -p {CANARY_DIR}; cd {CANARY_DIR}; "
-                           f"head -c {size_bytes} /dev/urandom > {name}; sync; sha256sum {name}",
+                           f"head -c {size_bytes} /dev/urandom > {name}; sync {name}; sha256sum {name}",
                            timeout=timeout, what="writing a canary file")
     digest = result.stdout.split()[0]
     written.add({f"canary/{name}": digest}, size_bytes, time.time(), begun)
 
 
-def read(session, directory: str, timeout: float) -> dict[str, str]:
-    result = session.run(hash_listing_command(directory), timeout=timeout)
-    return parse_listing(result.stdout) if result.ok else {}
+#: Every data set and canary file under $WORKSPACE with its sha256, keyed as in :class:`Written`.
+LISTING = (f"{WORKSPACE}; cd \"$WS\" && find dataset canary -type f -printf '%p\\0' 2>/dev/null "
+           f"| sort -z | xargs -0 -r sha256sum")
 
 
 def read_all(session, timeout: float) -> dict[str, str]:
-    """Hashes of every data set and canary file on the machine, keyed as in :class:`Written`."""
-    found = {f"dataset/{p}": d for p, d in read(session, DATA_DIR, timeout).items()}
-    found.update({f"canary/{p}": d for p, d in read(session, CANARY_DIR, timeout).items()})
-    return found
+    """Hashes of every data set and canary file on the machine (one command), keyed as in :class:`Written`."""
+    result = session.run(LISTING, timeout=timeout)
+    return parse_listing(result.stdout) if result.ok else {}
 
 
 def intact(written: Written, found: dict[str, str], exclude_prefix: str = "canary/") -> bool:

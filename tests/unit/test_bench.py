@@ -234,6 +234,9 @@ def test_requests_go_to_the_journey_whose_resource_they_name_else_to_the_one_run
     assert (found.shared, found.outside) == (1, 1)
 
 
+TIMING = "timing error (phase ends a client could see, phases ≥ 12.5 s)"
+
+
 def journey(name, wall, irreducible, latency, calls=100, billed=1.02, checks=()):
     split = Split(wall, irreducible, latency, 60.0)
     return analysis.JourneyResult(name, split, [], list(checks), billed, 1.0, calls, calls, 0, 1)
@@ -254,14 +257,14 @@ def test_summary_takes_medians_then_the_worst_journey():
     targets = {t.name: t for t in summary.targets()}
     assert targets["×60 overhead"].value == pytest.approx(1 - 3.8 / 4.2)
     assert "[instance]" in targets["×60 overhead"].shown
-    assert targets["timing error (phase ends a client could see)"].value == pytest.approx(0.02)
+    assert targets[TIMING].value == pytest.approx(0.02)
     assert targets["instance journey calls"].value == 72 and targets["instance journey calls"].met
     assert targets["together/slowest"].value == pytest.approx(20.0 / 19.5)    # median of 19/18.5, 20/19.5, 31/30.5
     assert targets["rate limited"].met
     assert not summary.all_met                                     # the overhead is ~9.5 %
     lines = summary.text().splitlines()[-7:]
     assert [line.split(":")[0] for line in lines] == [
-        "projected real-speed overhead", "×60 overhead", "timing error (phase ends a client could see)",
+        "projected real-speed overhead", "×60 overhead", TIMING,
         "billed/minimal",
         "instance journey calls", "rate limited", "together/slowest"]
     assert lines[-1].endswith("✅") and lines[1].endswith("❌")
@@ -281,6 +284,18 @@ def test_a_phase_end_hidden_by_a_server_stall_is_shown_but_not_held_against_the_
                       0, 0, repetition=1)]
     summary = Summary.of(runs, ["instance"], {"seed": 1})
     targets = {t.name: t for t in summary.targets()}
-    assert targets["timing error (phase ends a client could see)"].value == pytest.approx(0.01)
+    assert targets[TIMING].value == pytest.approx(0.01)
     rows = {row[0]: row for row in summary.phase_rows()}
-    assert rows["instance: running"][-1] == "1/1" and rows["instance: running"][-2] == "1/1"
+    assert rows["instance: running"][-2] == "1/1" and rows["instance: running"][-3] == "1/1"
+
+
+def test_a_phase_too_short_for_polite_polling_is_shown_but_not_held_against_the_harness():
+    long = PhaseCheck("failover: detect (automatic)", 0.51, 0.02, 0.5)       # 30 s real at ×60
+    short = PhaseCheck("failover: detect (on request)", 0.036, 0.01, 0.03)   # 1.8 s real: polled at the floor
+    runs = [RunResult("failover", 9.0, {"failover": journey("failover", 8.0, 7.5, 0.05, checks=[long, short])},
+                      0, 0, repetition=1)]
+    summary = Summary.of(runs, ["failover"], {"seed": 1})
+    assert {t.name: t for t in summary.targets()}[TIMING].value == pytest.approx(0.02)
+    rows = {row[0]: row for row in summary.phase_rows()}
+    assert rows["failover: detect (on request)"][-1] == "yes" and rows["failover: detect (automatic)"][-1] == ""
+    assert "12.5 s" in summary.floor_line()
