@@ -256,8 +256,13 @@ def http_latency(truth: Truth, event_t: float, path: str, before: float = math.i
     return 0.0, "" if in_flight else f"no GET {path} saw it"
 
 
-def ssh_latency(scenario: Scenario, truth: Truth, since_t: float, ready_t: float) -> tuple[float, str]:
-    """From SSH accepting to the suite's first successful connection, from its ``ssh`` phase bracket.
+def ssh_latency(scenario: Scenario, truth: Truth, since_t: float, ready_t: float,
+                machine: str | None = None) -> tuple[float, str]:
+    """From SSH accepting to the suite's first connection reaching the machine.
+
+    The sandbox says when it accepted the first connection since SSH came up (``ssh_first_connection``):
+    the wait until then scales with time; the handshake after it is the harness's own work. Without
+    that event, from the suite's ``ssh`` phase bracket:
 
     The phase runs from the middle of the request that started it (create, resume, failback) to the
     middle of the bracket [last refused attempt sent, first connection established]; its uncertainty is
@@ -265,6 +270,9 @@ def ssh_latency(scenario: Scenario, truth: Truth, since_t: float, ready_t: float
     left is the upper end: when the suite had its shell. That includes the one successful handshake
     (a few ms), a slight overstatement of the latency.
     """
+    first = truth.first("ssh_first_connection", [machine], ready_t) if machine is not None else None
+    if first is not None:
+        return max(0.0, first["t"] - ready_t), ""
     phase = scenario.nearest_phase("ssh", since_t)
     if phase is None:
         return 0.0, "no ssh phase near the request"
@@ -283,7 +291,7 @@ def _boot(scenario: Scenario, truth: Truth, created: dict) -> Segment | None:
     if ssh is None:
         return None
     end = ssh["t"]
-    latency, note = ssh_latency(scenario, truth, created["t"], end)
+    latency, note = ssh_latency(scenario, truth, created["t"], end, ssh["id"])
     standby = scenario.standbys.get(str(created["id"]))
     ready = truth.first("standby_ready", [standby], created["t"]) if standby else None
     if ready is not None and ready["t"] > end:
@@ -351,7 +359,8 @@ def _failover(scenario: Scenario, truth: Truth, gpu: str, standby: str) -> list[
         ssh = next((e for e in truth.events if e["event"] == "ssh_ready" and e["t"] >= back["t"]
                     and e["kind"] == "instance" and str(e["id"]) in scenario.instances), None)
         if ssh is not None and ssh["t"] >= done["t"]:
-            found.append(Segment("failback", back["t"], ssh["t"], *ssh_latency(scenario, truth, back["t"], ssh["t"])))
+            found.append(Segment("failback", back["t"], ssh["t"],
+                                 *ssh_latency(scenario, truth, back["t"], ssh["t"], ssh["id"])))
         else:
             found.append(Segment("failback", back["t"], done["t"], *http_latency(truth, done["t"], assoc)))
     return found
@@ -403,7 +412,7 @@ def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
             ssh = truth.first("ssh_ready", [asked["id"]], asked["t"])
             if ssh is not None:
                 found.append(Segment("resume", asked["t"], ssh["t"],
-                                     *ssh_latency(scenario, truth, asked["t"], ssh["t"])))
+                                     *ssh_latency(scenario, truth, asked["t"], ssh["t"], ssh["id"])))
     return sorted(found, key=lambda s: s.start)
 
 

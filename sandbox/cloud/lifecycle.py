@@ -195,6 +195,8 @@ class Lifecycle:
         m = res.machine
         if m.ssh_up:
             return
+        m.on_first_connection = lambda at: self.events.record(res.kind, res.id, "ssh_first_connection", None, None,
+                                                              None, t=at)
         for attempt in range(5):
             try:
                 await m.start_ssh()

@@ -15,8 +15,9 @@ import logging
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
-from typing import Dict, Optional, Set
+from typing import Callable, Dict, Optional, Set
 
 import asyncssh
 
@@ -68,6 +69,7 @@ class _Server(asyncssh.SSHServer):
     def connection_made(self, conn) -> None:
         self.conn = conn
         self.machine.connections.add(conn)
+        self.machine.accepted(time.time())
 
     def connection_lost(self, exc) -> None:
         self.machine.connections.discard(self.conn)
@@ -93,6 +95,10 @@ class Machine:
         self.path_prefix = path_prefix
         self.acceptor = None
         self.connections: Set = set()
+        #: Told when the first connection since SSH came up was accepted (ground truth: when a client's
+        #: poll reached the machine, before its handshake).
+        self.on_first_connection: Optional[Callable[[float], None]] = None
+        self._first_pending = False
         self.procs: Set[asyncio.subprocess.Process] = set()
         self.workspace.mkdir(parents=True, exist_ok=True)
 
@@ -110,10 +116,17 @@ class Machine:
         env.update(self.extra_env)
         return env
 
+    def accepted(self, t: float) -> None:
+        if self._first_pending:
+            self._first_pending = False
+            if self.on_first_connection is not None:
+                self.on_first_connection(t)
+
     async def start_ssh(self) -> None:
         """Start listening on self.port. Raises OSError if the port is taken."""
         if self.acceptor is not None:
             return
+        self._first_pending = True
         keys = asyncssh.import_authorized_keys(self.authorized_keys_text) if self.authorized_keys_text.strip() else None
         self.acceptor = await asyncssh.listen(
             self.host, self.port,

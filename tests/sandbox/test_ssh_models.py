@@ -34,6 +34,17 @@ def test_ssh_runs_commands_in_the_workspace(sb, api, key):
     assert sb.admin.machine(inst["id"])["workspace"] == ws
 
 
+def test_the_first_connection_after_ssh_comes_up_is_stamped_before_its_handshake(sb, api, key):
+    inst = api.create_running(key)
+    wait_ssh(inst["ssh_port"], key)
+    sent = time.time()
+    ssh_run(inst["ssh_port"], key, "true")
+    events = [e for e in sb.admin.events() if str(e["id"]) == str(inst["id"])]
+    ready = next(e for e in events if e["event"] == "ssh_ready")
+    firsts = [e for e in events if e["event"] == "ssh_first_connection"]
+    assert len(firsts) == 1 and ready["t"] <= firsts[0]["t"] < sent      # once per time SSH came up
+
+
 def test_ssh_refused_until_running_and_while_paused(sb, fresh_sandbox, key):
     from tests.sandbox.helpers import new_account
     # a fixed 120 s boot at scale 240: half a second to look at a loading instance

@@ -208,6 +208,15 @@ def test_a_sync_under_way_that_carried_the_data_set_is_the_one_needed():
     assert sync.latency == pytest.approx(0.02) and sync.note == ""
 
 
+def test_ssh_latency_ends_where_the_machine_accepted_the_poll_not_after_its_handshake():
+    metrics, truth_data = failover_run()
+    truth_data["events"].append(event(13.25, "ssh_first_connection", 5))
+    truth = analysis.Truth(truth_data)
+    scenario = analysis.Scenario.of(metrics["journeys"][0], truth)
+    failback = {s.name: s for s in segments(scenario, truth)}["failback"]
+    assert failback.latency == pytest.approx(0.05)        # the handshake after 13.25 is the harness's
+
+
 def test_a_poll_in_flight_at_the_event_saw_it():
     truth = analysis.Truth({"requests": [request(1.0, "GET", "/api/v1/instances/1", duration=0.05),
                                          request(2.0, "GET", "/api/v1/instances/1")]})
