@@ -17,6 +17,8 @@ from support.waits import Waited, Watch, first_done, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
+#: SSH is looked at this share of the API's poll interval apart (past the shortest interval).
+SSH_LOOKS = 0.5
 #: States the provider bills at the storage price, not the machine's.
 BILLED_AS_STORAGE = {"stopped", "exited", "offline"}
 
@@ -105,11 +107,12 @@ def watch_ssh(journey: Journey, machine: Machine) -> None:
         return
     machine.ssh_watched = (host, port)
     probe = ssh_probe(host, int(port), run.config.ssh_user, run.key, clock=run.clock, polling=run.polling)
-    # No sparse looks from history here: a look at SSH is a connection attempt to the machine, not an API
-    # call, and boot times vary more than the history's window (an early boot would get a wide bracket).
+    # No sparse looks from history here, and finer ones: a look at SSH is a connection attempt to the
+    # machine, not an API call, and boot times vary more than the history's window (an early boot would
+    # get a wide bracket).
     machine.ssh_watch = Watch.start("ssh", probe, until=lambda session: session is not None,
                                     limit=run.timeouts.ssh + _boot_limit(run, machine), clock=run.clock,
-                                    polling=run.polling, since=machine.boot)
+                                    polling=run.polling.finer(SSH_LOOKS), since=machine.boot)
 
 
 def follow_ssh(journey: Journey, machine: Machine) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from support.clock import Clock, Moment, Span
@@ -59,6 +59,11 @@ class Polling:
                 return min(step, expected.low - waited) if expected.low - waited > self.shortest else self.shortest
             return max(self.shortest, self.precision * waited)
         return min(self.longest, max(self.shortest, self.fraction * waited))
+
+    def finer(self, share: float) -> "Polling":
+        """The same polling with every interval past the shortest ``share`` as long: for looks that cost
+        the server nothing (a connection attempt to a machine's SSH port is not an API call)."""
+        return replace(self, fraction=self.fraction * share, precision=self.precision * share)
 
     def first_look(self, waited: float, expected: Expected | None = None) -> float:
         """How long to wait before the first look: with history, nothing is worth asking at the very start."""
