@@ -18,7 +18,7 @@ from support.waits import Waited, Watch, first_done, wait_for
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
 #: SSH is looked at this share of the API's poll interval apart (past the shortest interval).
-SSH_LOOKS = 0.5
+SSH_LOOKS = 0.25
 #: States the provider bills at the storage price, not the machine's.
 BILLED_AS_STORAGE = {"stopped", "exited", "offline"}
 

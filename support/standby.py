@@ -26,7 +26,7 @@ from support.ssh import wait_for_ssh
 from support.waits import Watch, wait_for
 
 #: While canaries are written, the sync count is looked at every this share of the sync interval.
-CANARY_LOOKS = 0.1
+CANARY_LOOKS = 0.05
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
                 "'initiated' and does nothing), so this journey cannot prove {what} there; "
                 "run it against the sandbox or a server that implements the route")
