@@ -78,28 +78,28 @@ def test_ssh_answering_during_a_stall_ends_the_wait_with_an_honest_bracket(tmp_p
         server.release.set()
 
 
-def test_the_api_saying_running_first_is_used_as_before(tmp_path):
+@pytest.fixture
+def slow_ssh_machine(tmp_path):
+    """A journey whose server answers at once and whose machine's SSH will not answer for a long time."""
     server = StallingServer()
     journey = a_journey(tmp_path, server)
+    machine = watch_ssh(journey, ssh_answering_after(30))
+    yield server, journey, machine
+    machine.stop_watching_ssh()
+
+
+def test_the_api_saying_running_first_is_used_as_before(slow_ssh_machine):
+    server, journey, machine = slow_ssh_machine
     server.status = "running"
-    machine = watch_ssh(journey, ssh_answering_after(30))
-    try:
-        view = instances.wait_running(journey)
-        assert view["actual_status"] == "running" and machine.ssh_watch.succeeded() is None
-    finally:
-        machine.stop_watching_ssh()
+    view = instances.wait_running(journey)
+    assert view["actual_status"] == "running" and machine.ssh_watch.succeeded() is None
 
 
-def test_a_machine_that_exits_fails_the_wait_though_ssh_is_still_watched(tmp_path):
-    server = StallingServer()
-    journey = a_journey(tmp_path, server)
+def test_a_machine_that_exits_fails_the_wait_though_ssh_is_still_watched(slow_ssh_machine):
+    server, journey, _ = slow_ssh_machine
     server.status = "exited"
-    machine = watch_ssh(journey, ssh_answering_after(30))
-    try:
-        with pytest.raises(PhaseFailed, match="exited"):
-            instances.wait_running(journey)
-    finally:
-        machine.stop_watching_ssh()
+    with pytest.raises(PhaseFailed, match="exited"):
+        instances.wait_running(journey)
 
 
 def test_ssh_is_watched_where_the_server_now_says_it_is(tmp_path, monkeypatch):
