@@ -178,9 +178,10 @@ def _running_seen_by_api_or_ssh(run, machine: Machine, phase: str, api_args: dic
             run.progress.seen(describe(view))
         return view
 
-    api = Watch.start(phase, look_and_show, **api_args)
     ssh = machine.ssh_watch
     with run.progress.waiting(phase, api_args["limit"], machine.boot.earliest):
+        run.progress.seen("no answer from the API yet; SSH watched too")
+        api = Watch.start(phase, look_and_show, **api_args)
         first = first_done(api, ssh)
         ssh_seen = ssh.succeeded() if first is ssh else None
         if ssh_seen is None:         # the API answered, or the SSH watch gave up: the API decides

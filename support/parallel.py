@@ -37,9 +37,12 @@ from support.reporting.summary import summarize_merged
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: Scenarios with this tag change account-wide settings (e.g. CPU standby): they run alone, one after
-#: another, once the others are done.
+#: Scenarios with this tag change account-wide settings (e.g. CPU standby): they run one after another,
+#: in a lane of their own beside the others.
 SERIAL_TAG = "serial"
+#: Scenarios with this tag are long: they start first, so that the run does not last a short scenario
+#: plus the longest one.
+SLOW_TAG = "slow"
 
 
 @dataclass(frozen=True, order=True)
@@ -50,6 +53,7 @@ class Unit:
     line: int
     name: str
     serial: bool = False
+    slow: bool = False
 
     @property
     def location(self) -> str:
@@ -78,8 +82,14 @@ def discover(paths: list[str]) -> list[Unit]:
         feature = parse_file(str(file))
         for item in feature.scenarios:
             for scenario in (item.scenarios if isinstance(item, ScenarioOutline) else [item]):
-                units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in scenario.effective_tags))
+                tags = scenario.effective_tags
+                units.append(Unit(str(file), scenario.line, scenario.name, SERIAL_TAG in tags, SLOW_TAG in tags))
     return sorted(units, key=lambda u: (u.file, u.line))
+
+
+def slow_first(numbered: list[tuple[int, Unit]]) -> list[tuple[int, Unit]]:
+    """The order in which the lanes take the scenarios: the long ones first, the others in file order."""
+    return sorted(numbered, key=lambda item: not item[1].slow)
 
 
 def shard(units: list[Unit], spec: str | None) -> list[Unit]:
@@ -163,7 +173,7 @@ class Runner:
         started = time.time()
         previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
         numbered = list(enumerate(self.units))
-        shared = [item for item in numbered if not item[1].serial]
+        shared = slow_first([item for item in numbered if not item[1].serial])
         serial = [item for item in numbered if item[1].serial]
         done = threading.Event()
         shower = threading.Thread(target=self._show_progress, args=(done,), name="progress", daemon=True)

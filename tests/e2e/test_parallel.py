@@ -8,7 +8,7 @@ import sys
 import time
 
 from support.ledger import maybe_alive, read_entries
-from support.parallel import discover, shard
+from support.parallel import discover, shard, slow_first
 from tests.behave_run import ROOT, alive, behave_env
 
 FEATURES = ["features/instance.feature", "features/snapshot.feature", "features/quick.feature"]
@@ -20,6 +20,14 @@ def test_shards_partition_the_scenarios():
     assert sorted(u for part in parts for u in part) == sorted(units)
     assert all(parts), "every shard gets work"
     assert shard(units, "2/3") == shard(discover(["features"]), "2/3")
+
+
+def test_the_long_scenarios_start_first():
+    units = [u for u in discover(["features"]) if not u.serial]
+    order = [unit for _, unit in slow_first(list(enumerate(units)))]
+    assert [u.file for u in order if u.slow] == ["features/snapshot.feature"]
+    assert order[0].slow and not any(u.slow for u in order[1:])
+    assert [u for u in order if not u.slow] == [u for u in units if not u.slow]     # the rest in file order
 
 
 def test_parallel_run_is_one_run(tmp_path, sandbox_server):
