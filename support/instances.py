@@ -230,9 +230,8 @@ def connect(journey: Journey) -> None:
         journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
         machine.session = waited.value
         return
-    view = machine.view
-    host = view.get("ssh_host") or view.get("public_ipaddr")
-    port = int(view.get("ssh_port") or 22)
+    host, port = machine.ssh_address
+    port = int(port or 22)
     # SSH cannot answer before the machine runs: when that was seen bounds the ssh phase from below.
     running = machine.running.earliest if machine.running and machine.running.earliest >= machine.boot.earliest \
         else None

@@ -66,10 +66,7 @@ def create_with_standby(journey: Journey) -> Machine:
     standby = StandbyRun(resource)
     journey.paired(standby)
     # Watched from now, while the GPU boots, rather than only once it runs.
-    standby.watch = Watch.start("standby", lambda: association(journey), until=_syncing, fail_if=_in_error,
-                                describe=describe, limit=journey.run.timeouts.failover, clock=journey.run.clock,
-                                polling=journey.run.polling, since=machine.made,
-                                expected=journey.expected("standby_ready"))
+    standby.watch = Watch.start("standby", lambda: association(journey), **_until_syncing(journey, machine))
     return machine
 
 
@@ -77,12 +74,13 @@ def association(journey: Journey) -> dict | None:
     return journey.run.client.find_association(journey.machine("it reads its standby").id)
 
 
-def _syncing(assoc: dict | None) -> bool:
-    return assoc is not None and assoc.get("state") == "syncing"
-
-
-def _in_error(assoc: dict | None) -> str | None:
-    return f"standby in state {assoc['state']}" if assoc and assoc.get("state") == "error" else None
+def _until_syncing(journey: Journey, machine: Machine) -> dict:
+    """How the standby is waited for until it syncs (in the background from the create, or in the step)."""
+    run = journey.run
+    return dict(until=lambda a: a is not None and a.get("state") == "syncing",
+                fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
+                describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                since=machine.made, expected=journey.expected("standby_ready"))
 
 
 def wait_syncing(journey: Journey) -> dict:
@@ -95,9 +93,8 @@ def wait_syncing(journey: Journey) -> dict:
         with run.progress.waiting("standby", run.timeouts.failover, machine.made.earliest):
             waited = watch.result()
     else:
-        waited = wait_for("standby", lambda: association(journey), until=_syncing, fail_if=_in_error,
-                          describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                          since=machine.made, expected=journey.expected("standby_ready"), progress=run.progress)
+        waited = wait_for("standby", lambda: association(journey), progress=run.progress,
+                          **_until_syncing(journey, machine))
     journey.record("standby_ready", machine.made, waited.span)
     standby.association = waited.value
     journey.machine_started(standby.resource, {"gpu_name": "CPU standby", "dph_total": standby_price(journey)},
@@ -293,8 +290,6 @@ def fail_back(journey: Journey) -> None:
         machine.stop_watching_ssh()
         machine = _adopt_new_gpu(journey, machine, new_id, start)
     machine.view = instances.look(run, machine) or machine.view
-    machine.boot = start
-    machine.booted_by = "failback"
     instances.follow_ssh(journey, machine)
     instances.connect(journey)
     dataset.verify(standby.written, dataset.read_all(machine.session, _ssh_wall(journey)), "the GPU after failback")
@@ -315,7 +310,7 @@ def _adopt_new_gpu(journey: Journey, old: Machine, new_id, since: Moment) -> Mac
     resource = journey.cleanup.adopt(INSTANCE, journey.resource_label(), new_id, f"failback instance {new_id}")
     view = run.client.find_instance(int(new_id)) or {"id": new_id}
     journey.machine_started(resource, {**old.offer, **view}, since)
-    machine = Machine(resource, view, old.offer, made=since, boot=since)
+    machine = Machine(resource, view, old.offer, made=since, boot=since, booted_by="failback")
     journey.using(machine)
     return machine
 

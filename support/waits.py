@@ -234,10 +234,6 @@ class Watch:
             raise self._outcome
         return self._outcome
 
-    def stopped(self) -> bool:
-        """Told to stop: whatever its probe still learns is no longer wanted."""
-        return self._stop.is_set()
-
     def stop(self, wait: bool = True) -> None:
         """End the watch. ``wait=False`` leaves a probe that is still in flight (a request the server holds
         during a stall) to end by itself in its thread, without holding up the caller."""
