@@ -15,8 +15,9 @@ What is measured (bench/analysis.py has the exact rules):
 
 * a journey's wall time W (its scenarios' own time in metrics.json) = **irreducible** I (the
   server-side waits on its critical path, from the ground truth: boot and SSH readiness, model
-  download at the mirror's bandwidth, snapshot, pause, resume, restore; for failover the sync waits,
-  the failure and the switch, and the failback) + **detection latency** D (from each of those events to
+  download at the mirror's bandwidth, snapshot, pause, resume, restore, the journey's requests a server
+  stall held; for failover the sync waits, the failure and the switch, and the failback) + **detection
+  latency** D (from each of those events to
   the suite's poll that saw it; scales with time, shown in nominal seconds) + **harness** H (the rest:
   round trips, SSH handshakes, hashing, Python; wall seconds, does not scale);
 * overhead at the sandbox's scale = (D + H) / W; projected to real speed = (D·s + H) / (I·s + D·s + H);

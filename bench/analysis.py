@@ -366,6 +366,16 @@ def _failover(scenario: Scenario, truth: Truth, gpu: str, standby: str) -> list[
     return found
 
 
+def _held(scenario: Scenario, truth: Truth) -> list[Segment]:
+    """The scenario's requests that a server stall held (the real server answers nothing for minutes after
+    a create, on any route): while one was held the journey was waiting on a server that would not answer.
+    Its work meanwhile (SSH, a model install) is hidden under that wait, at real speed as here."""
+    return [Segment("server stall", r["t"], r["t"] + float(r.get("duration_s") or 0.0))
+            for r in truth.requests
+            if (r.get("stalled_s") or 0) > 0 and scenario.start <= r["t"] <= scenario.end
+            and any(i in scenario.ids for i in _ID.findall(r.get("path") or ""))]
+
+
 def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
     """The irreducible server-side intervals on a scenario's critical path, from the ground truth.
 
@@ -374,6 +384,7 @@ def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
       install step — SSH, writing, hashing — is the harness's);
     * ``snapshot``, ``restore``: the server's own intervals (both calls are synchronous: no latency);
     * ``pause``: pause request → stopped; ``resume``: resume request → SSH answering again;
+    * ``server stall``: a request of the scenario held by a server stall (:func:`_held`);
     * failover journey: see :func:`_failover`.
     Deletes are instantaneous on the server: the wait for "gone" is the harness's.
     """
@@ -398,6 +409,7 @@ def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
     for started in truth.named("restore_started", scenario.snapshots):
         if (done := truth.first("restore_completed", [started["id"]], started["t"])) is not None:
             found.append(Segment("restore", started["t"], done["t"]))
+    found += _held(scenario, truth)
     if scenario.standbys:
         for gpu, standby in scenario.standbys.items():
             found += _failover(scenario, truth, gpu, standby)

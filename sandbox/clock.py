@@ -82,10 +82,18 @@ def _check_spec(name: str, spec: Any) -> Any:
 
 
 class Timings:
-    """Named nominal-duration distributions drawn from one seeded generator."""
+    """Named nominal-duration distributions, each drawn from its own seeded generator per subject.
+
+    A subject is what a duration belongs to (the offer a machine was rented from, for its boot): with
+    one generator for everything, every draw anywhere shifted every later one, so a journey's machines
+    got other times as soon as another journey ran beside it. Per distribution and subject, a seeded
+    journey gets the same times alone or among others, as long as it rents offers nobody else does
+    (the bench compares a journey alone with the same journey in a parallel run).
+    """
 
     def __init__(self, overrides: Optional[Dict[str, Any]] = None, seed: Optional[int] = None):
-        self.rng = random.Random(f"{seed}:timings") if seed is not None else random.Random()
+        self.seed = seed
+        self._streams: Dict[tuple, random.Random] = {}
         self.specs: Dict[str, Any] = {}
         for name, spec in DEFAULT_TIMINGS.items():
             self.specs[name] = _check_spec(name, spec)
@@ -98,13 +106,17 @@ class Timings:
         if name not in self._overrides:
             self.specs[name] = _check_spec(name, spec)
 
-    def draw(self, name: str) -> float:
+    def draw(self, name: str, subject: Any = None) -> float:
         spec = self.specs[name]
         if isinstance(spec, float):
             return spec
+        rng = self._streams.get((name, subject))
+        if rng is None:
+            rng = random.Random(f"{self.seed}:timings:{name}:{subject}") if self.seed is not None else random.Random()
+            self._streams[(name, subject)] = rng
         if spec["dist"] == "uniform":
-            return self.rng.uniform(spec["low"], spec["high"])
-        return self.rng.triangular(spec["low"], spec["high"], spec["mode"])
+            return rng.uniform(spec["low"], spec["high"])
+        return rng.triangular(spec["low"], spec["high"], spec["mode"])
 
     def value(self, name: str) -> float:
         """The fixed value (or the mode/mean) of a distribution; for rates and per-GB costs."""

@@ -13,12 +13,14 @@ from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeou
 from support.journey import Journey, Machine
 from support.resources import INSTANCE
 from support.ssh import ssh_probe, wait_for_ssh
-from support.waits import Waited, Watch, first_done, wait_for
+from support.waits import Polling, Waited, Watch, first_done, wait_for
 
 #: ``actual_status`` values that will never become ``running`` on their own.
 TERMINAL = {"exited", "offline"}
 #: SSH is looked at this share of the API's poll interval apart (past the shortest interval).
 SSH_LOOKS = 0.25
+#: While SSH is awaited, the API is asked whether the machine is gone every this share of the SSH limit.
+EXIT_LOOKS = 0.05
 #: States the provider bills at the storage price, not the machine's.
 BILLED_AS_STORAGE = {"stopped", "exited", "offline"}
 
@@ -222,11 +224,7 @@ def connect(journey: Journey) -> None:
         # DUMONT_TIMEOUT_SSH counts from when the machine was seen running (the watch began at its boot).
         began = machine.running.latest if machine.running is not None else machine.boot.earliest
         with run.progress.waiting("ssh", run.timeouts.ssh, began):
-            waited = watch.result(until=began + run.clock.wall(run.timeouts.ssh))
-        if waited is None:
-            watch.stop()
-            raise PhaseTimeout("ssh", run.timeouts.ssh, "connection refused",
-                               run.clock.real(time.monotonic() - began), run.clock.scale)
+            waited = _ssh_unless_gone(journey, machine, watch, began)
         journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
         machine.session = waited.value
         return
@@ -241,6 +239,34 @@ def connect(journey: Journey) -> None:
                                    gone_for_good=lambda: _failure_reason(look(run, machine)))
     journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
     machine.session = session
+
+
+def _ssh_unless_gone(journey: Journey, machine: Machine, watch: Watch, began: float) -> Waited:
+    """The SSH watch's session; meanwhile the API is looked at now and then (a look at the API is a call:
+    a few in the whole limit), so that a machine that exits or vanishes fails the wait long before it."""
+    run = journey.run
+
+    def look_and_notice():
+        view = look(run, machine)
+        noticed(journey, machine, view)
+        return view
+
+    gone = Watch.start("ssh", look_and_notice, until=lambda view: _failure_reason(view) is not None,
+                       limit=run.timeouts.ssh, clock=run.clock, polling=Polling.every(EXIT_LOOKS * run.timeouts.ssh),
+                       since=Moment(began, began))
+    try:
+        first_done(watch, gone)
+    finally:
+        gone.stop(wait=False)
+    if watch.done():
+        return watch.result()
+    watch.stop()
+    try:
+        view = gone.result().value          # a permanent API error is raised as it is
+    except PhaseTimeout:
+        raise PhaseTimeout("ssh", run.timeouts.ssh, "connection refused",
+                           run.clock.real(time.monotonic() - began), run.clock.scale) from None
+    raise PhaseFailed("ssh", _failure_reason(view), run.clock.real(time.monotonic() - machine.boot.earliest))
 
 
 def ssh_history(machine: Machine) -> str:

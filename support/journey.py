@@ -83,7 +83,8 @@ class Machine:
 @dataclass
 class InstalledModel:
     name: str
-    manifest: dict[str, str]         # relative path -> sha256, as installed
+    manifest: dict[str, str]         # relative path -> sha256, as the install's manifest gives it
+    found_at_install: dict[str, str] | None = None   # the files' hashes as the install left them, until checked
 
 
 @dataclass
@@ -108,8 +109,16 @@ class StandbyRun:
     failure: Moment | None = None    # when the GPU was seen failed
     failover_requested: bool = False  # the scenario asked for the switch instead of waiting for the server's
     model_found: dict[str, str] = field(default_factory=dict)
-    data_found: dict[str, str] = field(default_factory=dict)
+    data_found: dict[str, str] = field(default_factory=dict)   # on the standby after the failover
+    back_found: dict[str, str] | None = None   # on the GPU after the failback
     watch: object | None = None      # support.waits.Watch on the association until it syncs
+    session: object | None = None    # support.ssh.SshSession to the standby, kept from the data set check
+    session_address: tuple | None = None   # where that session goes (host, port)
+
+    def close_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.session = self.session_address = None
 
 
 class Journey:
@@ -262,8 +271,10 @@ class Journey:
         """Delete what is still tracked, record each machine's fate, settle the costs."""
         if self._machine is not None:
             self._machine.close_session()
-        if self._standby is not None and self._standby.watch is not None:
-            self._standby.watch.stop()
+        if self._standby is not None:
+            self._standby.close_session()
+            if self._standby.watch is not None:
+                self._standby.watch.stop()
         for outcome in self.cleanup.run():
             if outcome.resource is None:
                 continue

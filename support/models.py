@@ -31,7 +31,11 @@ HF_VERSION_OK = r"version:? +v?1\."
 #: The model's own files, NUL-separated: not the manifest, not the download tool's bookkeeping
 #: (`hf download --local-dir` keeps it in .cache/).
 MODEL_FILES = "find . -type f ! -name manifest.sha256 ! -path './.cache/*' -printf '%P\\0'"
-#: Separates an install command's own output from the hash listing that follows it.
+#: An awk program: each line of a manifest ("<sha256>  <file>") as the lines of a curl config that fetch
+#: the file from ``base`` into a file of the same name.
+CURL_CONFIG = r'{printf "url = \"%s/%s\"\noutput = \"%s\"\n", base, $2, $2}'
+#: Separate an install command's own output, the manifest it left, and the hash listing of the files.
+MANIFEST_MARK = "--dumont-manifest--"
 HASHES_MARK = "--dumont-hashes--"
 
 
@@ -47,11 +51,13 @@ def install_command(name: str, mirror: str | None, custom: str | None) -> str:
         make_manifest = f"{MODEL_FILES} | sort -z | xargs -0 sha256sum > manifest.sha256"
         return f'set -e; {WORKSPACE}; mkdir -p {model_dir(name)}; {body}; cd {model_dir(name)}; {make_manifest}'
     if mirror:
+        # The mirror's manifest is what the files are checked against (by the suite, from the listing
+        # install() takes: the files are hashed once). A second curl, started beside the first, reads from
+        # it which files to fetch, and fetches them all over one connection.
         base = shlex.quote(f"{mirror.rstrip('/')}/{name}")
+        to_config = f"awk -v base={base} '{CURL_CONFIG}'"
         return (f"set -e; {WORKSPACE}; mkdir -p {model_dir(name)}; cd {model_dir(name)}; "
-                f"curl -fsS {base}/manifest.sha256 -o manifest.sha256; "
-                f"for f in $(awk '{{print $2}}' manifest.sha256); do curl -fsS {base}/\"$f\" -o \"$f\"; done; "
-                f"sha256sum -c --quiet manifest.sha256")
+                f"curl -fsS {base}/manifest.sha256 | tee manifest.sha256 | {to_config} | curl -fsS --config -")
     repo = HF_REPOS.get(name)
     if repo is None:
         raise ValueError(f"no download source for model {name!r}: set DUMONT_MODEL_INSTALL_CMD "
@@ -88,13 +94,15 @@ def compare(expected: dict[str, str], found: dict[str, str]) -> list[str]:
 def install(journey: Journey, name: str) -> InstalledModel:
     """Install ``name`` on the current instance and remember its hashes.
 
-    The install command also lists the hashes it checked, so one SSH command
-    does both; its command and output are kept for the report (which redacts them).
+    The same SSH command prints the manifest the install left and hashes the files it wrote: the
+    manifest is what every later copy is checked against, the hashes are the first such check (kept
+    for the step that checks the files). Its command and output are kept for the report (redacted).
     """
     run = journey.run
     session = instances.session(journey, "it installs a model")
     command = install_command(name, run.target.model_mirror, run.config.model_install_cmd)
-    command = f"{command}; echo {HASHES_MARK}; {hash_listing_command(model_dir(name))}"
+    command = (f"{command}; cd {model_dir(name)}; echo {MANIFEST_MARK}; cat manifest.sha256; "
+               f"echo {HASHES_MARK}; {hash_listing_command(model_dir(name))}")
     what = f"installing model {name}"
     start = Moment.now()
     try:
@@ -107,7 +115,8 @@ def install(journey: Journey, name: str) -> InstalledModel:
     if not result.ok:
         raise instances.explain(journey, "model_install", CommandFailed(result, what), start)
     journey.record("model_install", start, start.since_now(), detail=name)
-    model = InstalledModel(name, parse_listing(result.stdout.rpartition(HASHES_MARK)[2]))
+    manifest, _, listing = result.stdout.rpartition(MANIFEST_MARK)[2].partition(HASHES_MARK)
+    model = InstalledModel(name, parse_listing(manifest), found_at_install=parse_listing(listing))
     if not model.manifest:
         raise AssertionError(f"model {name} installed no files")
     journey.installed(model)
@@ -123,11 +132,17 @@ def read_hashes(session, name: str, timeout: float) -> dict[str, str]:
 
 
 def verify(journey: Journey) -> None:
-    """Every file of the model is present with the hash it had when installed."""
+    """Every file of the model is present with the hash its manifest gives.
+
+    Right after the install, the files it hashed are checked; later (after a pause, a restore) they are
+    hashed again.
+    """
     model = journey.model("its files can be checked")
-    session = instances.session(journey, "it checks the model's files")
-    with journey.phase("model_verify", detail=model.name):
-        found = read_hashes(session, model.name, journey.run.clock.wall(journey.run.timeouts.model_install))
+    found, model.found_at_install = model.found_at_install, None
+    if found is None:
+        session = instances.session(journey, "it checks the model's files")
+        with journey.phase("model_verify", detail=model.name):
+            found = read_hashes(session, model.name, journey.run.clock.wall(journey.run.timeouts.model_install))
     problems = compare(model.manifest, found)
     if problems:
         raise AssertionError(f"model {model.name} is not intact on instance "

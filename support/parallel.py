@@ -43,6 +43,8 @@ SERIAL_TAG = "serial"
 #: Scenarios with this tag are long: they start first, so that the run does not last a short scenario
 #: plus the longest one.
 SLOW_TAG = "slow"
+#: Wall seconds the other workers wait at most for the first long journey to rent its machine.
+LEADER_LIMIT = 60.0
 
 
 @dataclass(frozen=True, order=True)
@@ -88,7 +90,8 @@ def discover(paths: list[str]) -> list[Unit]:
 
 
 def slow_first(numbered: list[tuple[int, Unit]]) -> list[tuple[int, Unit]]:
-    """The order in which the lanes take the scenarios: the long ones first, the others in file order."""
+    """The order in which the lanes take the scenarios: the long ones first, the others in file order.
+    The first long one starts alone until it has rented its machine (``Runner._wait_until_it_rents``)."""
     return sorted(numbered, key=lambda item: not item[1].slow)
 
 
@@ -161,6 +164,23 @@ class Runner:
         self.out(f"{'passed' if code == 0 else 'FAILED'}  {unit.location}  {unit.name}  (log: {folder}/behave.log)")
         return code
 
+    def _wait_until_it_rents(self, index: int, limit: float = LEADER_LIMIT) -> None:
+        """Until worker ``index`` waits for its first machine (its progress shows a phase), or ends.
+
+        After each create the real server answers nothing for about two minutes, on any route. The longest
+        journey goes first so that its create is first: the others' stalls then come while it waits for its
+        own machine, instead of holding its create behind theirs (the run lasted as long as the longest
+        journey plus every other create's stall).
+        """
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self.interrupted:
+            proc = self.procs.get(index)
+            if proc is not None and proc.poll() is not None:
+                return
+            if (read_status(self._progress_file(index)) or {}).get("phase"):
+                return
+            time.sleep(0.02)
+
     def _forward(self, signum, frame) -> None:
         self.interrupted = True
         self.out(f"{signal.Signals(signum).name}: asking every journey to stop and clean up")
@@ -182,10 +202,14 @@ class Runner:
             # The @serial scenarios change account-wide standby settings, which only they use: they run one
             # after another in a lane of their own, beside the others (whose instances have no standby).
             lanes = max(1, self.jobs - 1) if serial else self.jobs
+            leader = shared[:1] if shared and shared[0][1].slow else []
             with ThreadPoolExecutor(max_workers=lanes + (1 if serial else 0)) as pool:
+                runs = [pool.submit(self._run_one, index, unit, url) for index, unit in leader]
+                for index, _ in leader:
+                    self._wait_until_it_rents(index)
                 serial_lane = pool.submit(lambda: [self._run_one(index, unit, url) for index, unit in serial])
-                codes = list(pool.map(lambda item: self._run_one(item[0], item[1], url), shared))
-                codes += serial_lane.result()
+                runs += [pool.submit(self._run_one, index, unit, url) for index, unit in shared[len(leader):]]
+                codes = [run.result() for run in runs] + serial_lane.result()
         finally:
             done.set()
             shower.join(2.0)

@@ -54,6 +54,7 @@ class Progress:
         with self._lock:
             self._phase, self._limit, self._state = phase, limit, ""
             self._started = time.monotonic() if since is None else since
+        self._save()                # at once: the parallel runner starts the other workers on it
         self._stop.clear()
         self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
         self._ticker.start()

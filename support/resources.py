@@ -80,10 +80,8 @@ class InstanceKind:
         client.delete_instance(int(resource_id))
 
     def is_gone(self, client, resource_id: str) -> bool:
-        if client.find_instance(int(resource_id)) is not None:
-            return False
-        # 404: the instance, or only a provider error. The listing answers 503 on provider errors,
-        # so a listing that answered without it is the proof.
+        # Not a GET of the instance: it answers 404 for a provider error too. The listing answers 503 on
+        # provider errors, so a listing that answered without it is the proof (one call, gone or not).
         if any(live.id == resource_id for live in self.list_live(client)):
             return False
         return self.provider is None or not self.provider.holds(resource_id)
@@ -102,8 +100,7 @@ class StandbyKind:
         client.delete_association(int(resource_id))
 
     def is_gone(self, client, resource_id: str) -> bool:
-        if client.find_association(int(resource_id)) is not None:
-            return False
+        # A listing that answered without it is the proof (one call, gone or not).
         return resource_id not in client.associations()
 
 

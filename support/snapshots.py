@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from support import instances, models
+from support.clock import Moment
 from support.errors import ApiError
 from support.journey import Journey, TakenSnapshot
 from support.resources import SNAPSHOT
@@ -15,14 +16,16 @@ def take(journey: Journey) -> TakenSnapshot:
     label = journey.resource_label()
     # The create is synchronous and may finish on the server after we stopped waiting for it.
     pending = journey.cleanup.expect(SNAPSHOT, label, f"snapshot labelled {label}", settle=run.timeouts.snapshot)
+    asked = Moment.now()
     try:
         # The server answers when the archive is done: the read timeout is the snapshot's time limit.
         with journey.phase("snapshot") as start, run.progress.waiting("snapshot", run.timeouts.snapshot):
             body = run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
                                               timeout=run.clock.wall(run.timeouts.snapshot))
-    except ApiError:
+    except ApiError as error:
         journey.cleanup.refused(pending)
-        raise
+        # In the server's words, and with the machine's own state (a preempted machine "is not running").
+        raise instances.explain(journey, "snapshot", error, asked) from None
     size = body.get("total_bytes_processed") or body.get("data_added")
     snapshot_id = str(body["snapshot_id"])
     resource = journey.cleanup.identified(pending, snapshot_id, f"snapshot {snapshot_id[:8]}",
@@ -63,6 +66,10 @@ def restore_on_new_instance(journey: Journey) -> None:
     machine = instances.create(journey)
     instances.wait_running(journey, phase="restore_running")
     instances.connect(journey)
+    # The API is asked first whether the target runs: after a create the real server answers nothing for
+    # minutes, and SSH may answer before it does. The restore is then timed from a server that answers,
+    # not from the end of that stall.
+    machine.view = instances.look(run, machine) or machine.view
     with journey.phase("restore_apply"), run.progress.waiting("restore", run.timeouts.restore):
         body = run.client.restore_snapshot(taken.id, machine.id, timeout=run.clock.wall(run.timeouts.restore))
     if body.get("errors"):

@@ -133,6 +133,11 @@ class SshSession:
             raise CommandFailed(result, what)
         return result
 
+    def is_active(self) -> bool:
+        """The connection is still up (a command sent now would reach the machine)."""
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
+
     def close(self) -> None:
         self._client.close()
 

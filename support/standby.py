@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import time
 
+import paramiko
+
 from support import dataset, instances, models
 from support.clock import Moment
 from support.journey import Journey, Machine, StandbyRun
 from support.resources import INSTANCE, STANDBY
 from support.ssh import wait_for_ssh
-from support.waits import Watch, wait_for
+from support.waits import Watch, first_done, wait_for
 
 #: While canaries are written, the sync count is looked at every this share of the sync interval.
-CANARY_LOOKS = 0.05
+CANARY_LOOKS = 0.025
 STUB_MESSAGE = ("the real server's POST /instances/{{id}}/{route} is still a stub (it answers "
                 "'initiated' and does nothing), so this journey cannot prove {what} there; "
                 "run it against the sandbox or a server that implements the route")
@@ -90,6 +92,9 @@ def wait_syncing(journey: Journey) -> dict:
     standby = journey.standby("it waits for the standby to sync")
     watch, standby.watch = standby.watch, None
     if watch is not None:
+        # Its looks were planned while the GPU booted, sparse where history does not expect the standby:
+        # the journey needs it now, so it is looked at now.
+        watch.look_now()
         with run.progress.waiting("standby", run.timeouts.failover, machine.made.earliest):
             waited = watch.result()
     else:
@@ -125,14 +130,22 @@ def wait_for_sync(journey: Journey, target: int) -> None:
              polling=run.polling, describe=lambda n: f"sync_count={n}, waiting for {target}", progress=run.progress)
 
 
-def connect_standby(journey: Journey, since: Moment):
+def connect_standby(journey: Journey, since: Moment, assoc: dict | None = None):
+    """The SSH session to the standby where the association says it is; the one kept open is used again
+    when it still goes there (a failover does not move the standby: its SSH answered all along)."""
     run = journey.run
-    assoc = association(journey) or journey.standby("it connects to it").association
+    standby = journey.standby("it connects to it")
+    assoc = assoc or association(journey) or standby.association
     cpu = assoc.get("cpu_standby") or {}
-    session, _ = wait_for_ssh(cpu.get("ip") or "127.0.0.1", int(cpu.get("ssh_port") or 22),
-                              run.config.ssh_user, run.key, limit=run.timeouts.failover, clock=run.clock,
-                              polling=run.polling, since=since, phase="standby ssh", progress=run.progress)
-    return session
+    address = (cpu.get("ip") or "127.0.0.1", int(cpu.get("ssh_port") or 22))
+    if standby.session is not None and standby.session_address == address and standby.session.is_active():
+        return standby.session
+    standby.close_session()
+    standby.session, _ = wait_for_ssh(*address, run.config.ssh_user, run.key, limit=run.timeouts.failover,
+                                      clock=run.clock, polling=run.polling, since=since, phase="standby ssh",
+                                      progress=run.progress)
+    standby.session_address = address
+    return standby.session
 
 
 def write_data(journey: Journey, files: int, size_bytes: int) -> None:
@@ -159,20 +172,19 @@ def check_dataset_on_standby(journey: Journey) -> None:
     """
     standby = journey.standby("it checks the data set there")
     wait_for_sync(journey, standby.sync_count_after_writes + 1)
+    # The session stays open for the look after the failover (closed then, or at cleanup).
     session = connect_standby(journey, Moment.now())
-    try:
+    found = dataset.read_all(session, _ssh_wall(journey))
+    if standby.sync_under_way_after_writes and not dataset.intact(standby.written, found):
+        wait_for_sync(journey, standby.sync_count_after_writes + 2)
         found = dataset.read_all(session, _ssh_wall(journey))
-        if standby.sync_under_way_after_writes and not dataset.intact(standby.written, found):
-            wait_for_sync(journey, standby.sync_count_after_writes + 2)
-            found = dataset.read_all(session, _ssh_wall(journey))
-        dataset.verify(standby.written, found, "the standby")
-    finally:
-        session.close()
+    dataset.verify(standby.written, found, "the standby")
 
 
-def write_canaries_then_fail(journey: Journey, after_sync: int = 3, size_bytes: int = 4096) -> None:
-    """Write canaries until a sync has completed since the first one, and a few more after it;
-    then fail the GPU (pause) and wait until it is seen stopped.
+def write_canaries_then_fail(journey: Journey, after_sync: int = 1, size_bytes: int = 4096) -> None:
+    """Write canaries until a sync has completed since the first one, and one more after it (surely
+    after that sync's copy, so that the loss is never empty); then fail the GPU (pause) and wait until
+    it is seen stopped.
 
     Canaries on both sides of a sync bracket the moment the standby's copy was taken (see
     :func:`support.dataset.measure_loss`); how many are written depends only on when the sync comes.
@@ -228,16 +240,32 @@ def wait_failover(journey: Journey) -> None:
     journey.record("detect", since, waited.span, history=history)
     model = journey.model("the standby's copy of it can be checked")
     with journey.phase("standby_verify"):
-        session = connect_standby(journey, since)
         try:
-            found = dataset.read_all(session, _ssh_wall(journey))
-            dataset.verify(standby.written, found, "the standby after failover")
-            # Read now, checked by the next step: one short connection to the standby.
-            standby.model_found = models.read_hashes(session, model.name, _ssh_wall(journey))
+            # The model is read now too and checked by the next step: one command on the standby.
+            found, standby.model_found = _read_standby(journey, since, waited.value, model.name)
         finally:
-            session.close()
+            standby.close_session()
+        dataset.verify(standby.written, found, "the standby after failover")
     standby.data_found = found
     journey.record("failover", since, since.since_now())
+
+
+def _read_standby(journey: Journey, since: Moment, assoc: dict, model: str) -> tuple[dict, dict]:
+    """The data set's and the model's hashes on the standby, through the connection kept from before the
+    failure, or a new one when that one did not survive it."""
+    timeout = _ssh_wall(journey)
+    try:
+        return _data_and_model(connect_standby(journey, since, assoc), model, timeout)
+    except (paramiko.SSHException, EOFError, OSError):
+        journey.standby("it reads the standby").close_session()
+        return _data_and_model(connect_standby(journey, since, assoc), model, timeout)
+
+
+def _data_and_model(session, model: str, timeout: float) -> tuple[dict[str, str], dict[str, str]]:
+    """The data set's hashes and the model's, as found on the machine behind ``session`` (one command)."""
+    listings = f"{dataset.LISTING}; echo {models.HASHES_MARK}; {models.hash_listing_command(models.model_dir(model))}"
+    data, _, model_files = session.run(listings, timeout=timeout).stdout.partition(models.HASHES_MARK)
+    return models.parse_listing(data), models.parse_listing(model_files)
 
 
 def check_model_on_standby(journey: Journey) -> None:
@@ -280,10 +308,7 @@ def fail_back(journey: Journey) -> None:
     machine.boot, machine.booted_by, machine.running = start, "failback", None
     # The GPU's SSH is watched while the pair syncs back, so that its answering is timed as it happens.
     instances.watch_ssh(journey, machine)
-    waited = wait_for("failback", lambda: association(journey),
-                      until=lambda a: a is not None and a.get("state") == "syncing",
-                      describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                      since=start, expected=journey.expected("failback syncing"), progress=run.progress)
+    waited = _until_synced_back(journey, machine, start)
     journey.remember("failback syncing", waited.span)
     new_id = waited.value.get("new_gpu_instance_id")
     if new_id and str(new_id) != machine.resource.id:
@@ -292,16 +317,51 @@ def fail_back(journey: Journey) -> None:
     machine.view = instances.look(run, machine) or machine.view
     instances.follow_ssh(journey, machine)
     instances.connect(journey)
-    dataset.verify(standby.written, dataset.read_all(machine.session, _ssh_wall(journey)), "the GPU after failback")
+    # Read once: verified here (the failback ends with the data set verified) and checked further by the next step.
+    standby.back_found = dataset.read_all(machine.session, _ssh_wall(journey))
+    dataset.verify(standby.written, standby.back_found, "the GPU after failback")
     journey.record("failback", start, start.since_now())
     journey.record("recovery", standby.failure, standby.failure.since_now())
 
 
+def _until_synced_back(journey: Journey, machine: Machine, start: Moment):
+    """Wait for the pair to sync again after a failback request.
+
+    The association is looked at sparsely where history says the failback is unlikely to end; a GPU
+    whose SSH answers says it has come back: the association is then looked at at once.
+    """
+    run = journey.run
+    with run.progress.waiting("failback", run.timeouts.failover, start.earliest):
+        def look_and_show():
+            assoc = association(journey)
+            run.progress.seen(describe(assoc))
+            return assoc
+
+        pair = Watch.start("failback", look_and_show,
+                           until=lambda a: a is not None and a.get("state") == "syncing",
+                           describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
+                           since=start, expected=journey.expected("failback syncing"))
+        try:
+            if machine.ssh_watch is not None and first_done(pair, machine.ssh_watch) is not pair:
+                pair.look_now()
+            return pair.result()
+        finally:
+            pair.stop()
+
+
 def check_dataset_on_gpu(journey: Journey) -> None:
+    """The GPU has the data set, and every canary the standby had at the failover (failback lost nothing)."""
     machine = journey.machine("its data set is checked")
-    session = instances.session(journey, "it checks the data set on the GPU")
-    found = dataset.read_all(session, _ssh_wall(journey))
-    dataset.verify(journey.standby("the data set is checked").written, found, f"GPU instance {machine.id}")
+    standby = journey.standby("the data set is checked")
+    found = standby.back_found
+    if found is None:
+        found = dataset.read_all(instances.session(journey, "it checks the data set on the GPU"), _ssh_wall(journey))
+    where = f"GPU instance {machine.id}"
+    dataset.verify(standby.written, found, where)
+    kept = {path: digest for path, digest in standby.data_found.items() if path.startswith("canary/")}
+    problems = models.compare(kept, found)
+    if problems:
+        raise AssertionError(f"canary files the standby had are not on {where} after failback: " + "; ".join(problems))
 
 
 def _adopt_new_gpu(journey: Journey, old: Machine, new_id, since: Moment) -> Machine:

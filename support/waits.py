@@ -65,6 +65,12 @@ class Polling:
         the server nothing (a connection attempt to a machine's SSH port is not an API call)."""
         return replace(self, fraction=self.fraction * share, precision=self.precision * share)
 
+    @classmethod
+    def every(cls, seconds: float) -> "Polling":
+        """A look every ``seconds`` (real), however long the wait: for looks that only watch for something
+        going wrong."""
+        return cls(shortest=seconds, longest=seconds)
+
     def first_look(self, waited: float, expected: Expected | None = None) -> float:
         """How long to wait before the first look: with history, nothing is worth asking at the very start."""
         if expected is None:
@@ -178,6 +184,7 @@ class Watch:
     def __init__(self, phase: str, probe: Callable[[], Any], **wait_args):
         self.phase = phase
         self._stop = threading.Event()
+        self._nudged = threading.Event()     # set to end the current pause between looks early
         self._outcome: Waited | BaseException | None = None
         self._done = threading.Event()
         self._listeners: list[threading.Event] = []
@@ -199,9 +206,13 @@ class Watch:
                 self.last_no_sent = sent
             return value
 
+        def pause(seconds: float) -> None:
+            self._nudged.wait(seconds)
+            self._nudged.clear()
+
         def run():
             try:
-                self._outcome = wait_for(phase, stoppable_probe, sleep=self._stop.wait, **wait_args)
+                self._outcome = wait_for(phase, stoppable_probe, sleep=pause, **wait_args)
             except BaseException as error:  # noqa: B902 - handed to the thread that asks for the result
                 self._outcome = error
             finally:
@@ -234,10 +245,16 @@ class Watch:
             raise self._outcome
         return self._outcome
 
+    def look_now(self) -> None:
+        """Look again at once instead of at the next planned look: something else (the machine's SSH
+        answering) says the event is likely to have happened, and the schedule may be sparse there."""
+        self._nudged.set()
+
     def stop(self, wait: bool = True) -> None:
         """End the watch. ``wait=False`` leaves a probe that is still in flight (a request the server holds
         during a stall) to end by itself in its thread, without holding up the caller."""
         self._stop.set()
+        self._nudged.set()
         if wait:
             self._done.wait(5.0)
 

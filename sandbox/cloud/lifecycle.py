@@ -29,7 +29,7 @@ from .listener import MachineListener, NoListener
 from .machines import MachineFactory, port_in_use
 from .ports import PortAllocator
 from .records import MACHINE_KINDS, MachineRecord, Offer
-from .resource import Resource
+from .resource import Resource, host
 from .store import Store
 
 log = logging.getLogger("sandbox.lifecycle")
@@ -133,7 +133,7 @@ class Lifecycle:
         if res.record.never_running:
             self.events.record(res.kind, res.id, "boot_scheduled", None, None, {"never_running": True}, t=t)
             return
-        boot = self.timings.draw("boot")
+        boot = self.timings.draw("boot", host(res))
         self.events.record(res.kind, res.id, "boot_scheduled", None, None,
                            {"boot_s": boot, "running_at": t + self.clock.wall(boot)}, t=t)
         self._arm(res, "boot", t + self.clock.wall(boot))
@@ -228,7 +228,7 @@ class Lifecycle:
             self.events.record(res.kind, res.id, "ssh_down", None, None, {"reason": reason}, t=t)
 
     def _arm_ssh(self, res: Resource, t: float, extra_nominal: float = 0.0) -> None:
-        delay = self.timings.draw("ssh_ready") + extra_nominal
+        delay = self.timings.draw("ssh_ready", host(res)) + extra_nominal
         refuse, res.record.ssh_refuse_extra = res.record.ssh_refuse_extra, None
         if refuse:
             delay += refuse
@@ -294,7 +294,7 @@ class Lifecycle:
         self.events.record(res.kind, res.id, "pause_requested", None, None, None, t=t)
         self._cancel_all(res, "ssh", "preempt")
         await self.ssh_down(res, "paused", t)
-        pause = self.timings.draw("pause")
+        pause = self.timings.draw("pause", host(res))
         self._arm(res, "stop", t + self.clock.wall(pause))
 
     async def resume(self, res: Resource) -> None:
@@ -314,7 +314,7 @@ class Lifecycle:
             self._cancel(res, "stop")
             self._arm_ssh(res, t)
             return
-        resume = self.timings.draw("resume")
+        resume = self.timings.draw("resume", host(res))
         self._arm(res, "resume", t + self.clock.wall(resume))
 
     async def kill(self, res: Resource, reason: str = "killed") -> None:

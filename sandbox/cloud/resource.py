@@ -41,3 +41,10 @@ class Resource:
     @property
     def label(self) -> Optional[str]:
         return self.record.label
+
+
+def host(res: Resource) -> str:
+    """Whose durations a machine's boot, pause, resume and snapshots are drawn as (clock.Timings): its offer's
+    (a standby has no offer)."""
+    offer = res.record.offer_id
+    return f"offer {offer}" if offer is not None else res.kind

@@ -19,7 +19,7 @@ from .errors import ApiError
 from .events import EventLog
 from .machines import map_path
 from .records import SnapshotRecord
-from .resource import Resource
+from .resource import Resource, host
 from .store import Store
 
 
@@ -88,7 +88,7 @@ class Snapshots:
         archive = self.dir / f"{sid}.tar.gz"
         try:
             _, total = await asyncio.to_thread(scan, src)
-            nominal = (self.timings.draw("snapshot_base")
+            nominal = (self.timings.draw("snapshot_base", host(res))
                        + self.timings.value("snapshot_per_gb") * self._nominal_gb(total))
             work = asyncio.ensure_future(asyncio.to_thread(build_archive, src, archive))
             await asyncio.gather(work, asyncio.sleep(self.clock.wall(nominal)))
@@ -145,7 +145,7 @@ class Snapshots:
         t0 = self.clock.now()
         self.events.record("snapshot", sid, "restore_started", None, None,
                            {"instance_id": res.id, "target_path": target_path}, t=t0)
-        nominal = (self.timings.draw("restore_base")
+        nominal = (self.timings.draw("restore_base", host(res))
                    + self.timings.value("restore_per_gb") * self._nominal_gb(snap.bytes))
         try:
             work = asyncio.ensure_future(asyncio.to_thread(extract_archive, Path(snap.archive), dst))

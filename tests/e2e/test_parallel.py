@@ -72,3 +72,29 @@ def test_shards_from_several_machines_merge_into_one_report(tmp_path, sandbox_se
     assert sorted(j["journey"] for j in metrics["journeys"]) == ["Instance Lifecycle", "Quick checks"]
     assert len(list((merged / "allure-results").glob("*-result.json"))) == 2
     assert "REAL TEST REPORT" in (merged / "report-en.txt").read_text()
+
+
+def test_the_others_start_once_the_first_long_journey_waits_for_its_machine(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from support import parallel
+    from support.files import write_atomically
+
+    units = [parallel.Unit("a.feature", 1, "long", False, True), parallel.Unit("b.feature", 1, "short", False, False),
+             parallel.Unit("c.feature", 1, "serial", True, False)]
+    runner = parallel.Runner(SimpleNamespace(reports_dir=tmp_path), units, jobs=3, behave_args=[], out=lambda *a: None)
+    started = {}
+
+    def run_one(index, unit, url):
+        started[unit.name] = time.monotonic()
+        if unit.name == "long":             # its create answered: it now waits for its machine
+            started["rented"] = time.monotonic()
+            runner._progress_file(index).parent.mkdir(parents=True)
+            write_atomically(runner._progress_file(index), json.dumps({"journey": "long", "phase": "running"}))
+        return 0
+
+    monkeypatch.setattr(runner, "_run_one", run_one)
+    monkeypatch.setattr(runner, "_merge", lambda *a: None)
+    runner.config.budget_path = tmp_path / "budget.json"
+    assert runner.run("http://sandbox") == 0
+    assert started["short"] > started["rented"] and started["serial"] > started["rented"]

@@ -66,3 +66,24 @@ def test_kill_9_then_restart_on_same_data_dir(tmp_path, key):
         box.stop()
         if box2 is not None:
             box2.stop()
+
+
+def test_a_command_running_in_a_machine_dies_with_the_sandbox_itself(tmp_path, key):
+    """Killed with the sandbox process alone (no reaper, no process group kill): the command goes too."""
+    import os
+    import signal
+    import threading
+
+    ddir = tmp_path / "state"
+    box = sandbox.start(data_dir=ddir, time_scale=600.0, seed=3)
+    try:
+        api = new_account(box)
+        a = api.create_running(key)
+        wait_ssh(a["ssh_port"], key)
+        # held in the foreground of its SSH channel, so that only the death signal can end it
+        threading.Thread(target=ssh_run, args=(a["ssh_port"], key, "exec sleep 4343"), daemon=True).start()
+        assert wait_until(lambda: reaper.find(ddir), timeout=5, what="the machine's command")
+        os.kill(box.proc.pid, signal.SIGKILL)
+        assert wait_until(lambda: not reaper.find(ddir), timeout=5, what="the command to die with the sandbox")
+    finally:
+        box.kill()

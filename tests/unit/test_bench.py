@@ -118,6 +118,21 @@ def test_instance_journey_critical_path_from_the_ground_truth():
     assert found["resume"].latency == pytest.approx(3.1 + 1.42 + 0.025 - 0.005 - 4.5)
 
 
+def test_a_request_of_the_journey_held_by_a_server_stall_is_a_server_side_wait():
+    metrics, truth_data = instance_run()
+    # The API's look at 1.49 was held until 2.2 by a stall; the model download (1.9–2.0) went on meanwhile.
+    held = request(1.49, "GET", "/api/v1/instances/1", duration=0.71) | {"stalled_s": 0.69}
+    other = request(1.6, "GET", "/api/v1/instances/2", duration=0.6) | {"stalled_s": 0.6}   # another journey's
+    truth_data["requests"] = [r for r in truth_data["requests"] if r["t"] != T0 + 1.49] + [held, other]
+    truth = analysis.Truth(truth_data)
+    scenario = analysis.Scenario.of(metrics["journeys"][0], truth)
+    [stall] = [s for s in segments(scenario, truth) if s.name == "server stall"]
+    assert (stall.start, stall.end) == (T0 + 1.49, T0 + 2.2)
+    split = Split.of(4.8, segments(scenario, truth), 60.0)
+    without = Split.of(4.8, [s for s in segments(scenario, truth) if s.name != "server stall"], 60.0)
+    assert split.irreducible - without.irreducible == pytest.approx(2.2 - 2.0)    # past the boot and the download
+
+
 def test_instance_journey_figures():
     metrics, truth = instance_run()
     result = analyze("instance", 5.5, metrics, truth, history=0)

@@ -46,10 +46,10 @@ def test_compare_round_trip_through_listing():
     assert compare(before, after) == ["corrupt: b.bin"]
 
 
-def test_mirror_install_checks_sha256():
+def test_mirror_install_fetches_the_manifest_then_every_file_it_names_in_one_curl():
     command = install_command("qwen3-0.6b", "http://127.0.0.1:9000/models/", None)
-    assert "sha256sum -c" in command
     assert "http://127.0.0.1:9000/models/qwen3-0.6b/manifest.sha256" in command
+    assert command.count("curl ") == 2 and "for f in" not in command
     assert command.startswith("set -e;")
     assert "models/qwen3-0.6b" in command
 
@@ -126,8 +126,13 @@ def journey_with(session, tmp_path) -> Journey:
     return journey
 
 
+def installed(manifest: str, listing: str) -> str:
+    """What the install command prints: its own output, the manifest it left, the files' hashes."""
+    return f"fetched\n{models.MANIFEST_MARK}\n{manifest}{models.HASHES_MARK}\n{listing}"
+
+
 def test_install_keeps_the_command_output_and_the_hashes(tmp_path):
-    output = f"fetched\n{models.HASHES_MARK}\n{A}  config.json\n"
+    output = installed(f"{A}  config.json\n", f"{A}  config.json\n")
     session = FakeSession(CommandResult("curl ...", 0, output, "", 1.5))
     journey = journey_with(session, tmp_path)
     model = models.install(journey, "qwen3-0.6b")
@@ -157,3 +162,17 @@ def test_a_step_out_of_order_says_which_step_is_missing(tmp_path):
         models.install(journey, "qwen3-0.6b")
     with pytest.raises(AssertionError, match="no model installed yet"):
         models.verify(journey)
+
+
+def test_the_first_check_uses_the_installs_hashes_against_its_manifest_and_later_ones_hash_again(tmp_path):
+    session = FakeSession(CommandResult("curl ...", 0, installed(f"{A}  config.json\n{B}  model.bin\n",
+                                                                  f"{A}  config.json\n{C}  model.bin\n"), "", 0.1))
+    journey = journey_with(session, tmp_path)
+    models.install(journey, "qwen3-0.6b")
+    with pytest.raises(AssertionError, match="corrupt: model.bin"):     # a download that differs from the mirror
+        models.verify(journey)
+    assert len(session.commands) == 1                                   # checked without hashing twice
+    session.result = CommandResult("sha256sum", 0, f"{A}  config.json\n{B}  model.bin\n", "", 0.1)
+    models.verify(journey)                                              # later: hashed again, now intact
+    assert len(session.commands) == 2 and "sha256sum" in session.commands[1][0]
+    assert [p.name for p in journey.metrics.phases] == ["model_install", "model_verify"]

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from support import instances
+from support.clock import Clock
 from support.errors import PhaseFailed
 from support.waits import NotYet, Polling, Watch
 from tests.unit.test_models import journey_with
@@ -102,6 +103,20 @@ def test_a_machine_that_exits_fails_the_wait_though_ssh_is_still_watched(slow_ss
         instances.wait_running(journey)
 
 
+def test_a_machine_that_exits_while_its_ssh_is_awaited_fails_the_wait_at_once_and_is_billed_as_such(
+        slow_ssh_machine):
+    server, journey, machine = slow_ssh_machine
+    server.status = "running"
+    instances.wait_running(journey)                 # the API says it runs; SSH has not answered yet
+    journey.machine_started(machine.resource, {"dph_total": 0.5, "storage_dph": 0.01}, machine.made)
+    server.status = "exited"                        # preempted before SSH ever answered
+    # Failed, not timed out (a PhaseTimeout would have waited out the SSH limit):
+    with pytest.raises(PhaseFailed, match="phase 'ssh'.*exited"):
+        instances.connect(journey)
+    meter = journey.meters[("instance", "7")]
+    assert meter.rate() == pytest.approx(meter._dollars(0.01, 1.0))   # billed at the storage price from then
+
+
 def test_ssh_is_watched_where_the_server_now_says_it_is(tmp_path, monkeypatch):
     journey = a_journey(tmp_path, StallingServer())
     machine = watch_ssh(journey, ssh_answering_after(30))
@@ -116,3 +131,22 @@ def test_ssh_is_watched_where_the_server_now_says_it_is(tmp_path, monkeypatch):
         assert restarted == [("10.0.0.5", 41022)]
     finally:
         machine.stop_watching_ssh()
+
+
+def test_a_watch_told_to_look_now_does_not_wait_for_its_next_planned_look():
+    looks = [threading.Event(), threading.Event()]
+
+    def probe():
+        next(look for look in looks + [threading.Event()] if not look.is_set()).set()
+        raise NotYet("not yet")
+
+    # One look, then a planned pause of a whole (real) hour before the next.
+    watch = Watch.start("x", probe, until=lambda v: True, limit=7200.0, clock=Clock(1.0),
+                        polling=Polling(shortest=3600.0, longest=3600.0))
+    try:
+        assert looks[0].wait(30.0)
+        watch.look_now()
+        assert looks[1].wait(30.0), "the nudged watch did not look again"
+    finally:
+        watch.stop()
+    assert watch.done()
