@@ -4,8 +4,9 @@ Times of the journey (all measured by the suite):
 
 * ``failure``  — from the pause request until the GPU is seen stopped (that moment is "the failure");
 * ``detect``   — failure → the association is seen in ``failover_active`` (the switch itself);
-* ``standby_verify`` — connecting to the standby and re-hashing the data set there;
-* ``failover`` — failure → the standby answers SSH with the data set verified (``time_to_failover``);
+* ``standby_verify`` — re-hashing the data set and the model on the standby, over the SSH connection
+  opened for the data set check before the failure (a new one if it did not survive the failover);
+* ``failover`` — failure → the standby answers over SSH with the data set verified (``time_to_failover``);
 * ``failback`` — failback request → a GPU answers SSH with the data set verified;
 * ``recovery`` — failure → back on a GPU, verified: the total recovery time.
 
