@@ -9,7 +9,7 @@ way its kind says (:mod:`support.resources`), never by the delete's answer.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from support.clock import Moment
@@ -27,6 +27,8 @@ class Tracked:
     #: While the id is unknown: look the label up until then (monotonic), as a lost create
     #: may still make the resource some time after it was sent.
     settle_until: float | None = None
+    #: When the request that makes it was about to leave (monotonic): it cannot exist before.
+    expected_at: float = field(default_factory=lambda: time.monotonic())
 
 
 @dataclass
@@ -44,6 +46,10 @@ class Outcome:
     fate: str                         # deleted / kept / failed / undone
     error: str | None = None
     at: Moment | None = None          # when the effective delete was carried out (within its request)
+    #: Known by label only: the ids found by it and deleted, and when they were made (between the create
+    #: request leaving and their delete).
+    found: tuple[str, ...] = ()
+    made: Moment | None = None
 
     @property
     def deleted(self) -> bool:
@@ -97,16 +103,19 @@ class Deleter:
                 last_error = f"{answer}; then {seen}"
         raise CleanupFailed(f"{resource} is still alive after {self.rounds} deletes: {last_error}")
 
-    def delete_labelled(self, resource: Resource, settle_until: float) -> Moment:
-        """Delete whatever carries ``resource.label`` until none is left and the settle time is over."""
+    def delete_labelled(self, resource: Resource, settle_until: float) -> tuple[Moment, list[str]]:
+        """Delete whatever carries ``resource.label`` until none is left and the settle time is over;
+        when the last delete was carried out, and the ids deleted."""
         kind = self.kinds[resource.kind]
         carried_out = Moment.now()
+        deleted: list[str] = []
 
         def none_left() -> bool:
             nonlocal carried_out
             found = ids_labelled(kind, self.client, resource.label)
             for resource_id in found:
                 carried_out = self.delete(resource.identified(resource_id))
+                deleted.append(str(resource_id))
             return not found and time.monotonic() >= settle_until
 
         remaining = self.clock.real(max(0.0, settle_until - time.monotonic()))
@@ -115,7 +124,7 @@ class Deleter:
                      clock=self.clock, polling=self.polling, describe=lambda done: "may still appear")
         except (PhaseTimeout, PhaseFailed) as error:
             raise CleanupFailed(f"{resource}: could not prove nothing carries its label ({error})") from None
-        return carried_out
+        return carried_out, deleted
 
 
 class Cleanup:
@@ -202,9 +211,10 @@ class Cleanup:
         if self.keep(resource):
             self.ledger.kept(resource, self.scenario)
             return Outcome(item.description, resource, "kept")
+        found: list[str] = []
         try:
             if resource.id is None:
-                carried_out = self.deleter.delete_labelled(resource, item.settle_until or time.monotonic())
+                carried_out, found = self.deleter.delete_labelled(resource, item.settle_until or time.monotonic())
             else:
                 carried_out = self.deleter.delete(resource)
         except KeyboardInterrupt:
@@ -213,7 +223,8 @@ class Cleanup:
         except BaseException as error:  # noqa: B902 - one failure must not stop the others
             return Outcome(item.description, resource, "failed", error=str(error))
         self.ledger.deleted(resource, self.scenario)
-        return Outcome(item.description, resource, "deleted", at=carried_out)
+        made = Moment(item.expected_at, carried_out.latest) if found else None
+        return Outcome(item.description, resource, "deleted", at=carried_out, found=tuple(found), made=made)
 
     def failures(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.failed]

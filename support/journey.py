@@ -18,7 +18,7 @@ from support.clock import Moment, Span
 from support.costs import Meter
 from support.errors import MissingStep
 from support.metrics import JourneyMetrics, MachineRecord
-from support.resources import SNAPSHOT, Resource
+from support.resources import INSTANCE, SNAPSHOT, Resource
 from support.spending import Plan
 
 #: Journey names by feature tag, as the reports show them; an untagged scenario is named by itself.
@@ -278,12 +278,26 @@ class Journey:
         for outcome in self.cleanup.run():
             if outcome.resource is None:
                 continue
+            for found in self._found_by_label(outcome):
+                self.machine_gone(found, outcome.at)
             if outcome.deleted:
                 self.machine_gone(outcome.resource, outcome.at)
             elif outcome.failed:
                 self.machine_gone(outcome.resource, outcome.at or Moment.now(), fate="leaked")
         self.settle_costs()
         return self.cleanup.failures()
+
+    def _found_by_label(self, outcome) -> list[Resource]:
+        """Instances the cleanup found by label and deleted whose create never answered (an interrupt, a
+        lost answer): they billed too, at the chosen offer's price, from some moment between the request
+        leaving and their delete (the cost's uncertainty says how wide)."""
+        if outcome.resource.kind != INSTANCE or not outcome.found:
+            return []
+        found = [outcome.resource.identified(resource_id) for resource_id in outcome.found]
+        for resource in found:
+            if (resource.kind, resource.id) not in self.meters:
+                self.machine_started(resource, self._offer or {}, outcome.made)
+        return found
 
     def settle_costs(self, now: float | None = None) -> None:
         for record in self.metrics.machines:

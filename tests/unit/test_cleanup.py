@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 import signal
+import time
 
 import pytest
 
 from support import cleanup as cleanup_module
 from support import waits
-from support.cleanup import Cleanup, Deleter
+from support.cleanup import Cleanup, Deleter, Outcome
 from support.clock import Clock, Moment
 from support.errors import ApiError, CleanupFailed, ConnectionProblem
 from support.interrupts import InterruptGuard
 from support.ledger import Ledger, maybe_alive, read_entries
+from support.resources import Live, Resource
 from support.waits import Polling
+from tests.unit.test_models import journey_with
 
 POLL = Polling(shortest=1.0, longest=1.0)
 
@@ -306,3 +309,29 @@ def test_an_exception_escaping_one_delete_is_a_failure_not_an_abort(ledger, guar
     cleanup.run()
     assert a.is_gone() and c.is_gone()
     assert [(f.resource.id, f.error) for f in cleanup.failures()] == [("b", "client bug")]
+
+
+def test_a_resource_known_by_label_only_is_deleted_and_reported_with_its_id(ledger, guard, make_cleanup, kinds):
+    machine = Machine("7", [])
+    kinds["instance"].machines["7"] = machine
+    kinds["instance"].list_live = lambda client: [Live("instance", "7", ("lbl-7",))] if machine.alive else []
+    cleanup = make_cleanup()
+    cleanup.expect("instance", "lbl-7", "instance labelled lbl-7", settle=0)    # its create never answered
+    expected_at = time.monotonic()
+    [outcome] = cleanup.run()
+    assert outcome.deleted and outcome.found == ("7",) and not machine.alive
+    assert outcome.made.earliest <= expected_at and outcome.made.latest == outcome.at.latest
+
+
+def test_an_instance_found_by_label_at_cleanup_is_in_the_report_as_deleted(tmp_path):
+    journey = journey_with(None, tmp_path)
+    journey.using(None)
+    journey.chose({"dph_total": 0.36, "gpu_name": "RTX 3060"})
+    made, deleted = Moment(time.monotonic() - 2.0, time.monotonic() - 1.0), Moment.now()
+    outcome = Outcome("instance labelled lbl", Resource("instance", None, "lbl"), "deleted", at=deleted,
+                      found=("42",), made=made)
+    journey.cleanup.run = lambda: [outcome]
+    journey.clean_up()
+    [record] = journey.metrics.machines
+    assert (record.id, record.fate, record.gpu_name) == ("42", "deleted", "RTX 3060")
+    assert record.cost > 0 and record.cost_uncertainty > 0      # billed from some moment in [sent, deleted]
