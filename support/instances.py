@@ -243,8 +243,16 @@ def connect(journey: Journey) -> None:
 
 def _ssh_unless_gone(journey: Journey, machine: Machine, watch: Watch, began: float) -> Waited:
     """The SSH watch's session; meanwhile the API is looked at now and then (a look at the API is a call:
-    a few in the whole limit), so that a machine that exits or vanishes fails the wait long before it."""
+    a few in the whole limit), so that a machine that exits or vanishes fails the wait long before it.
+
+    Not before one such interval has passed: SSH mostly answers by then, and a look sent while the server
+    stalls after a create is held there with every retry of it, all answered at once when it ends.
+    """
     run = journey.run
+    look_every = EXIT_LOOKS * run.timeouts.ssh
+    waited = watch.result(until=time.monotonic() + run.clock.wall(look_every))
+    if waited is not None:
+        return waited
 
     def look_and_notice():
         view = look(run, machine)
@@ -252,7 +260,7 @@ def _ssh_unless_gone(journey: Journey, machine: Machine, watch: Watch, began: fl
         return view
 
     gone = Watch.start("ssh", look_and_notice, until=lambda view: _failure_reason(view) is not None,
-                       limit=run.timeouts.ssh, clock=run.clock, polling=Polling.every(EXIT_LOOKS * run.timeouts.ssh),
+                       limit=run.timeouts.ssh, clock=run.clock, polling=Polling.every(look_every),
                        since=Moment(began, began))
     try:
         first_done(watch, gone)
