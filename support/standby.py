@@ -73,6 +73,11 @@ def create_with_standby(journey: Journey) -> Machine:
     return machine
 
 
+def syncing(assoc: dict | None) -> bool:
+    """The pair is up and syncing (after the standby's creation, and again after a failback)."""
+    return assoc is not None and assoc.get("state") == "syncing"
+
+
 def association(journey: Journey) -> dict | None:
     return journey.run.client.find_association(journey.machine("it reads its standby").id)
 
@@ -80,7 +85,7 @@ def association(journey: Journey) -> dict | None:
 def _until_syncing(journey: Journey, machine: Machine) -> dict:
     """How the standby is waited for until it syncs (in the background from the create, or in the step)."""
     run = journey.run
-    return dict(until=lambda a: a is not None and a.get("state") == "syncing",
+    return dict(until=syncing,
                 fail_if=lambda a: f"standby in state {a['state']}" if a and a.get("state") == "error" else None,
                 describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
                 since=machine.made, expected=journey.expected("standby_ready"))
@@ -339,7 +344,7 @@ def _until_synced_back(journey: Journey, machine: Machine, start: Moment):
             return assoc
 
         pair = Watch.start("failback", look_and_show,
-                           until=lambda a: a is not None and a.get("state") == "syncing",
+                           until=syncing,
                            describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
                            since=start, expected=journey.expected("failback syncing"))
         try:
