@@ -9,7 +9,7 @@ ledger on disk for ``make sweep`` after a ``kill -9``.
 import atexit
 
 from support import config as configuration
-from support import report
+from support import preflight, report
 from support.allure_out.finish import write_run_files
 from support.allure_out.publish import attach_journey, attach_recorded
 from support.gherkin import plan_for
@@ -17,6 +17,7 @@ from support.journey import Journey
 from support.redact import redact
 from support.reporting.summary import summarize_run
 from support.run import Run
+from support.verdict import behave_problems, judge
 
 
 def before_all(context):
@@ -26,8 +27,16 @@ def before_all(context):
     except configuration.ConfigError as error:
         configuration.exit_with_problems(error.problems)
     run = context.run
+    runner = context._runner
+    run.preflight = preflight.check(config, run.target.is_sandbox, run.target.url, run.client,
+                                    preflight.selected(runner.features, context.config, runner.step_registry))
+    if run.preflight.problems:
+        run.close()                     # nothing was rented: stop the sandbox, and leave with exit 2
+        configuration.exit_with_problems(run.preflight.problems)
     run.guard.alive_count = run.alive_count
     run.guard.install()
+    # atexit runs the last registered first: the verdict is printed after the report and behave's tally.
+    atexit.register(print_verdict, run)
     atexit.register(finish_run, run)
     context.config.junit_directory = str(config.reports_dir / "junit")  # JUnit XML follows DUMONT_REPORTS_DIR
     run.sweep_earlier_runs()
@@ -43,7 +52,7 @@ def before_scenario(context, scenario):
                                         plan_for(scenario, context._runner.step_registry))
     run.spend_guard.begin(journey)          # the guard at the point of spending, whatever the tags say
     run.progress.journey = journey.metrics.test_name
-    reason = run.spend_refusal(scenario.effective_tags, journey.plan)
+    reason = run.preflight.skips(scenario.effective_tags, journey.plan)
     if reason:
         journey.finish("skipped", reason)
         scenario.skip(reason)
@@ -73,6 +82,7 @@ def after_scenario(context, scenario):
 def after_all(context):
     run = getattr(context, "run", None)
     if run is not None:
+        run.runner_problems = behave_problems(context._runner)     # gone by the time the verdict is printed
         finish_run(run)
         problems = run.leak_check.problems() if run.leak_check else ["the leak check did not run"]
         if problems:
@@ -94,12 +104,17 @@ def finish_run(run) -> None:
             run.spend_guard.end(journey.spent())
             journey.finish("interrupted", run.guard.received or "interrupted before its cleanup")
         run.check_leaks()
-        summary = summarize_run(run)
+        summary = run.summary = summarize_run(run)
         text = report.write(summary, run.config.reports_dir, run.config.language)
         write_run_files(run, summary)
         print("\n" + redact(text, run.secrets()), flush=True)
     finally:
         run.close()
+
+
+def print_verdict(run) -> None:
+    verdict = judge(run.summary, run.config.language, run.runner_problems)
+    print(verdict.line(run.config.language), flush=True)
 
 
 def scenario_status(run, scenario) -> str:
@@ -109,7 +124,11 @@ def scenario_status(run, scenario) -> str:
 
 
 def first_error(scenario, secrets) -> str | None:
+    """The first failed step's error, whole (a server's message can span lines), secrets redacted."""
     for step in scenario.all_steps:
         if step.error_message:
-            return redact(step.error_message.strip().splitlines()[-1], secrets)
+            exception = getattr(step, "exception", None)
+            text = str(exception).strip() if exception is not None and str(exception).strip() else \
+                step.error_message.strip().splitlines()[-1]
+            return redact(text, secrets)
     return None

@@ -81,7 +81,7 @@ class Config:
     password: str = field(repr=False)
     vast_api_key: str | None = field(repr=False)
     vast_api_url: str
-    allow_spend: bool
+    allow_spend: bool | None        # None: not said (a real run that rents is refused), False: skip what rents
     budget_usd: float
     budget_run: str                 # processes naming the same budget run share DUMONT_BUDGET_USD
     budget_wait: float              # real seconds a journey may wait for room in the budget
@@ -105,6 +105,7 @@ class Config:
     sandbox_time_scale: float
     sandbox_seed: int | None
     progress_file: Path | None = None      # where the parallel runner reads this worker's progress
+    debug: bool = False                    # DUMONT_DEBUG: tracebacks for the server's refusals too
 
     @property
     def uses_sandbox(self) -> bool:
@@ -187,7 +188,7 @@ class _Reader:
                 return str(value).strip()
         return default
 
-    def flag(self, name: str, default: bool = False) -> bool:
+    def flag(self, name: str, default: bool | None = False) -> bool | None:
         value = self.raw(name)
         if value is None:
             return default
@@ -338,7 +339,7 @@ def load(userdata: Mapping[str, str] | None = None,
         vast_api_key=vast_api_key,
         vast_api_url=_check_url(reader, reader.text("VAST_API_URL", "https://console.vast.ai/api/v0"),
                                 "VAST_API_URL", "https://console.vast.ai/api/v0"),
-        allow_spend=reader.flag("DUMONT_ALLOW_SPEND"),
+        allow_spend=reader.flag("DUMONT_ALLOW_SPEND", default=None),
         budget_usd=reader.number("DUMONT_BUDGET_USD", 5.0),
         budget_run=reader.text("DUMONT_BUDGET_RUN") or run_id,
         budget_wait=reader.number("DUMONT_BUDGET_WAIT", timeouts.scenario, positive=False),
@@ -362,6 +363,7 @@ def load(userdata: Mapping[str, str] | None = None,
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
         progress_file=Path(reader.text("DUMONT_PROGRESS_FILE")) if reader.text("DUMONT_PROGRESS_FILE") else None,
+        debug=bool(reader.flag("DUMONT_DEBUG")),
     )
     if config.api_url and config.allow_spend and config.ssh_key_path is None:
         # The real server ignores the key we would generate: without a registered key every SSH

@@ -111,3 +111,20 @@ class PhaseFailed(AssertionError):
 
 class CleanupFailed(AssertionError):
     """A paid resource could not be confirmed deleted: it may still be billing."""
+
+
+class ServerSaidNo(AssertionError):
+    """An API error or a missing answer, as a step's failure: one line in the server's full words.
+
+    behave prints a traceback for any exception but an AssertionError; a refusal from the server is
+    not a bug of the suite, and its traceback buried the server's words (``DUMONT_DEBUG=1`` keeps it).
+    """
+
+    def __init__(self, error: ApiError | ConnectionProblem | LoginFailed):
+        self.error = error
+        if isinstance(error, ApiError):
+            text = f"the server answered {error.method} {error.path} with {error.status}: {error.error}"
+        else:
+            text = str(error)
+        super().__init__(text)
+

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from behave import step
 
+from support.errors import ApiError, ConnectionProblem, LoginFailed, ServerSaidNo
 from support.spending import Plan, Spends
 
 
@@ -16,13 +19,30 @@ def steps(en: str, pt: str, spends: Spends | None = None):
     """
 
     def register(func):
-        step(en)(func)
-        step(pt)(func)
-        func.sentences = {"en": en, "pt": pt}
-        func.spends = spends
+        implementation = in_one_line(func)
+        step(en)(implementation)
+        step(pt)(implementation)
+        func.sentences = implementation.sentences = {"en": en, "pt": pt}
+        func.spends = implementation.spends = spends
         return func
 
     return register
+
+
+def in_one_line(func):
+    """The step, with the server's refusals (and missing answers) failing it in one line, not a traceback."""
+
+    @functools.wraps(func)
+    def implementation(context, *args, **kwargs):
+        try:
+            return func(context, *args, **kwargs)
+        except (ApiError, ConnectionProblem, LoginFailed) as error:
+            run = getattr(context, "run", None)
+            if run is not None and run.config.debug:
+                raise
+            raise ServerSaidNo(error) from None
+
+    return implementation
 
 
 def plan_for(scenario, step_registry) -> Plan:

@@ -23,16 +23,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from behave.configuration import read_configuration
+from behave.configuration import Configuration, read_configuration
 from behave.model import ScenarioOutline
 from behave.parser import parse_file
+from behave.runner_util import collect_feature_locations, load_step_modules, parse_features
+from behave.step_registry import registry
 
 from support import config as configuration
-from support import report
+from support import preflight, report
 from support.allure_out.finish import finish_merged_run
 from support.files import write_atomically
 from support.progress import read_status, worker_lines
 from support.reporting.summary import summarize_merged
+from support.run import Run
+from support.verdict import judge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +119,7 @@ class Runner:
         self.workers_dir = config.reports_dir / "workers"
         self.procs: dict[int, subprocess.Popen] = {}
         self.interrupted = False
+        self.summary: dict | None = None       # the merged metrics.json, once the workers are done
 
     def _env(self, index: int, url: str) -> dict:
         env = dict(os.environ)
@@ -220,7 +225,8 @@ class Runner:
         return 0 if all(code == 0 for code in codes) and not self.interrupted else 1
 
     def _merge(self, started: float, ended: float) -> None:
-        merge_folders(self.config.reports_dir, self.workers_dir, self.config.language, started, ended, self.out)
+        self.summary = merge_folders(self.config.reports_dir, self.workers_dir, self.config.language, started,
+                                     ended, self.out)
 
 
 def merge_folders(reports_dir: Path, parent: Path, language: str, started: float | None = None,
@@ -276,14 +282,34 @@ def main(argv=None) -> int:
         print("no scenario to run")
         return 0
     behave_args = [f"--tags={t}" for t in args.tags]
-    runner = Runner(config, units, max(1, args.jobs), behave_args)
-    if config.api_url:
-        return runner.run(config.api_url)
-    import sandbox
+    try:
+        run = Run.start(config)
+    except configuration.ConfigError as error:
+        configuration.exit_with_problems(error.problems)
+    try:
+        settled = settle_before_running(run, [unit.location for unit in units], behave_args)
+        if settled.problems:
+            run.close()                 # nothing was rented: stop the sandbox, and leave with exit 2
+            configuration.exit_with_problems(settled.problems)
+        if run.target.is_sandbox:
+            print(f"Sandbox for this run: {run.target.url} (time ×{run.target.time_scale:g})")
+        runner = Runner(config, units, max(1, args.jobs), behave_args)
+        code = runner.run(run.target.url)
+    finally:
+        run.close()
+    verdict = judge(runner.summary, config.language, [] if code == 0 else ["a journey's process failed (see its log)"])
+    print(verdict.line(config.language), flush=True)
+    return max(code, verdict.exit_code)
 
-    with sandbox.start(time_scale=config.sandbox_time_scale, seed=config.sandbox_seed) as local:
-        print(f"Sandbox for this run: {local.url} (time ×{config.sandbox_time_scale:g})")
-        return runner.run(local.url)
+
+def settle_before_running(run: Run, locations: list[str], behave_args: list[str]) -> preflight.Preflight:
+    """The spend opt-in and the budget for every scenario the workers will run, before the first starts
+    (each worker checks its own scenario again, as plain behave does)."""
+    load_step_modules([str(ROOT / "steps")])
+    behave_config = Configuration([*behave_args, *locations])
+    features = parse_features(collect_feature_locations(behave_config.paths))
+    return preflight.check(run.config, run.target.is_sandbox, run.target.url, run.client,
+                           preflight.selected(features, behave_config, registry))
 
 
 if __name__ == "__main__":

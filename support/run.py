@@ -16,6 +16,7 @@ from support.errors import LoginFailed
 from support.interrupts import InterruptGuard
 from support.leaks import LeakCheck, check_leaks
 from support.ledger import Ledger, maybe_alive, read_entries
+from support.preflight import Preflight
 from support.progress import Progress
 from support.provider import ProviderListing
 from support.ratelimit import SharedRequestBudget
@@ -45,6 +46,9 @@ class Run:
     started_at: float = field(default_factory=time.time)
     journeys: list = field(default_factory=list)       # support.journey.Journey, in order
     leak_check: LeakCheck | None = None
+    preflight: Preflight = field(default_factory=Preflight)   # what was settled before the first scenario
+    summary: dict | None = None                                # metrics.json, once the run is finished
+    runner_problems: list[str] = field(default_factory=list)   # failures behave saw outside the journeys
     finished: bool = False
     _labels: dict = field(default_factory=dict)
 
@@ -105,17 +109,6 @@ class Run:
     def open_journeys(self) -> list:
         """Journeys that never reached their after-hook (an interrupt cut them short)."""
         return [j for j in self.journeys if j.metrics.status == "running"]
-
-    def spend_refusal(self, tags, plan) -> str | None:
-        """Why a scenario that rents (by its tag or by its steps) is skipped before it starts, or None.
-
-        An early, friendly check: the guard at the point of spending (support.spending) refuses
-        whatever gets past it.
-        """
-        if not ("paid" in tags or plan.rents) or self.target.is_sandbox or self.config.allow_spend:
-            return None
-        return ("this scenario rents paid machines on the real service: "
-                "set DUMONT_ALLOW_SPEND=1 to allow it")
 
     def sweeper(self, out=print) -> Sweeper:
         return Sweeper(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), self.kinds,

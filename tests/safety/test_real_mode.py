@@ -70,6 +70,10 @@ def test_an_unreachable_provider_listing_makes_the_leak_check_incomplete(tmp_pat
     assert result.returncode != 0
     assert "leak check incomplete: could not list provider" in result.stdout + result.stderr
     assert any("could not list provider" in w for w in result.metrics["leak_check_warnings"])
+    # behave's green tally ("1 feature passed") comes before the verdict, never after it.
+    verdict = result.stdout.strip().splitlines()[-1]
+    assert verdict.startswith("❌ FAILED: the leak check could not complete (could not list provider"), verdict
+    assert verdict.endswith("(exit 1)")
 
 
 def test_a_permanent_error_is_reported_at_once_in_the_servers_words(tmp_path, real_looking):
@@ -81,9 +85,23 @@ def test_a_permanent_error_is_reported_at_once_in_the_servers_words(tmp_path, re
     assert result.returncode != 0
     [journey] = result.metrics["journeys"]
     assert "503: Vast.ai API key not configured on server." in journey["error_message"]
+    # One line, once, in the server's words: no traceback unless DUMONT_DEBUG asks for one.
+    assert "Traceback" not in result.stdout + result.stderr
+    [said] = [line.strip() for line in result.stdout.splitlines() if "ASSERT FAILED" in line]
+    assert said == ("ASSERT FAILED: the server answered GET /api/v1/instances/offers with 503: "
+                    "Vast.ai API key not configured on server."), said
     offer_calls = [r for r in real_looking.admin.requests_log() if r["path"].endswith("/instances/offers")]
     assert len(offer_calls) == 1                                    # asked once, never retried
     assert took < 60, f"the whole run took {took:.0f} s"           # not the 5-minute retry deadline
+
+
+def test_the_debug_switch_shows_the_traceback_of_a_refusal(tmp_path, real_looking):
+    real_looking.admin.add_fault(kind="unconfigured", setting="server-provider-key")
+    result = run_behave(["features/quick.feature"], tmp_path / "reports", real_looking.url, "real-debug",
+                        extra_env={**real_env(real_looking, tmp_path), "DUMONT_DEBUG": "1"})
+    assert result.returncode != 0
+    assert "Traceback (most recent call last)" in result.stdout
+    assert "ApiError: GET /api/v1/instances/offers → 503: Vast.ai API key not configured on server." in result.stdout
 
 
 def test_the_stubbed_failover_route_fails_saying_so_and_leaves_nothing(tmp_path, real_looking):

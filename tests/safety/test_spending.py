@@ -79,14 +79,60 @@ def allure_category(reports, scenario: str) -> str | None:
     return None
 
 
-def test_an_untagged_scenario_without_the_opt_in_rents_nothing(tmp_path, real_looking):
-    feature = scenario_folder(tmp_path, UNTAGGED)
+def refusal_lines(result) -> list[str]:
+    """What a refused run printed on stderr: the lines a person reads."""
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_a_scenario_that_rents_without_the_opt_in_is_refused_before_anything_runs(tmp_path, real_looking):
+    feature = scenario_folder(tmp_path, UNTAGGED)     # untagged: its steps say that it rents
     result = run_behave([str(feature)], tmp_path / "reports", real_looking.url, "no-opt-in")
+    assert result.returncode == 2, result.explain()
+    [line] = refusal_lines(result)
+    assert "DUMONT_ALLOW_SPEND: not set" in line and "1 selected scenario(s)" in line and "1 GPU" in line, line
+    assert "DUMONT_ALLOW_SPEND=1" in line and "DUMONT_ALLOW_SPEND=0" in line
+    assert "A quick look at a GPU" not in result.stdout          # no scenario started
+    assert instances_made(real_looking) == []
+    assert not (tmp_path / "reports" / "metrics.json").exists()
+
+
+def test_with_the_opt_in_at_0_the_scenarios_that_rent_are_skipped_on_purpose(tmp_path, real_looking):
+    feature = scenario_folder(tmp_path, UNTAGGED)
+    result = run_behave([str(feature)], tmp_path / "reports", real_looking.url, "opt-out",
+                        extra_env={"DUMONT_ALLOW_SPEND": "0"})
+    assert result.returncode == 0, result.explain()
     assert instances_made(real_looking) == []
     [journey] = result.metrics["journeys"]
     assert journey["journey"] == "A quick look at a GPU"            # named by its scenario, not "Quick checks"
-    assert journey["status"] == "skipped" and "DUMONT_ALLOW_SPEND=1" in journey["error_message"]
+    assert journey["status"] == "skipped" and "DUMONT_ALLOW_SPEND=0" in journey["error_message"]
     assert allure_category(result.reports, "A quick look at a GPU") == "Budget refused"
+    verdict = result.stdout.strip().splitlines()[-1]
+    assert verdict.startswith("✅ PASSED") and "1 skipped (skipped on purpose" in verdict, verdict
+
+
+def test_a_budget_too_small_for_any_offer_is_refused_before_anything_runs(tmp_path, real_looking):
+    feature = scenario_folder(tmp_path, UNTAGGED)
+    worst = one_journeys_worst_case(real_looking)      # the same steps, and the cleanup's delete
+    result = run_behave([str(feature)], tmp_path / "reports", real_looking.url, "small-budget", extra_env={
+        **LIMITS, "DUMONT_ALLOW_SPEND": "1", "DUMONT_SSH_KEY": str(real_ssh_key(real_looking, tmp_path)),
+        "DUMONT_BUDGET_USD": f"{worst / 2:.6f}"})
+    assert result.returncode == 2, result.explain()
+    [line] = refusal_lines(result)
+    # The numbers: the worst case at the cheapest allowed offer (the one the journey would rent), and the budget.
+    assert f"may cost ${worst:.4f} in its worst case" in line and "more than the budget" in line, line
+    assert instances_made(real_looking) == []
+
+
+def test_the_parallel_runner_refuses_before_it_starts_a_worker(tmp_path, real_looking):
+    feature = scenario_folder(tmp_path, THREE_JOURNEYS)
+    env = behave_env(tmp_path / "reports", real_looking.url, "parallel-no-opt-in")
+    done = subprocess.run([sys.executable, "-m", "support.parallel", "--jobs", "3", str(feature)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "3 selected scenario(s) would rent" in line, line
+    assert not (tmp_path / "reports" / "workers").exists()
+    assert instances_made(real_looking) == []
 
 
 def test_a_step_that_rents_without_saying_so_is_refused_at_the_point_of_spending(tmp_path, real_looking):

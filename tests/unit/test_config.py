@@ -50,7 +50,7 @@ def test_defaults(tmp_path, monkeypatch):
     assert config.user == "test@test.com"
     assert config.password == "test123"
     assert config.vast_api_key is None
-    assert config.allow_spend is False
+    assert config.allow_spend is None          # not said: a real run that rents is refused until it is
     assert config.budget_usd == 5.0
     assert config.max_price == 1.0
     assert config.allowed_gpus == ("RTX 3060", "RTX A4000")
