@@ -44,19 +44,34 @@ class CallRecord:
     attempts: int
     rate_limited: int
     waited: float
-    #: Each exchange with the server, in order: (wall seconds from sending to the answer or the
-    #: failure, whether an answer came). A re-login's resend is an exchange of the same attempt.
-    exchanges: tuple[tuple[float, bool], ...] = ()
+    #: Each exchange with the server, in order: (when it was sent, monotonic; wall seconds from sending
+    #: to the answer or the failure; whether an answer came). A re-login's resend is an exchange of the
+    #: same attempt.
+    exchanges: tuple[tuple[float, float, bool], ...] = ()
     #: Wall seconds past which an answered exchange counts as stalled; None for a call that is long by
     #: design (one given its own timeout: a synchronous snapshot or restore).
     stall_after: float | None = None
 
+    def stalled(self) -> list[tuple[float, float]]:
+        """The (start, end) monotonic intervals lost to stalls: every exchange that got no answer (a timeout,
+        a dropped connection), and every answered one slower than :attr:`stall_after`, counted whole."""
+        return [(sent, sent + seconds) for sent, seconds, answered in self.exchanges
+                if not answered or (self.stall_after is not None and seconds > self.stall_after)]
+
     @property
     def stalled_seconds(self) -> float:
-        """Wall time lost to stalls: every exchange that got no answer (a timeout, a dropped connection),
-        and every answered one slower than :attr:`stall_after`, counted whole."""
-        return sum(seconds for seconds, answered in self.exchanges
-                   if not answered or (self.stall_after is not None and seconds > self.stall_after))
+        return covered_seconds(self.stalled())
+
+
+def covered_seconds(intervals) -> float:
+    """The time the ``(start, end)`` intervals cover together: calls that stalled side by side (the watch,
+    a wait and the standby's reads all held behind one server stall) lose that time once, not each."""
+    total, reached = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total
 
 
 @dataclass
@@ -85,7 +100,7 @@ class CallLog:
             "retries": sum(c.attempts - 1 for c in calls),
             "rate_limited": sum(c.rate_limited for c in calls),
             "backoff_seconds": round(sum(c.waited for c in calls), 3),
-            "stalled_seconds": round(sum(c.stalled_seconds for c in calls), 3),
+            "stalled_seconds": round(covered_seconds(i for c in calls for i in c.stalled()), 3),
         }
 
     def summary(self) -> dict:
@@ -157,7 +172,7 @@ class DumontClient:
             raise ConnectionProblem(method, path, _connection_reason(error)) from None
         finally:
             if exchanges is not None:
-                exchanges.append((time.monotonic() - sent, answered))
+                exchanges.append((sent, time.monotonic() - sent, answered))
 
     def _attempt(self, method: str, path: str, *, params, json, timeout, auth, counters) -> dict:
         counters["attempts"] += 1

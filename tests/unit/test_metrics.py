@@ -62,24 +62,38 @@ def test_iso_none():
 def test_stalled_seconds_count_unanswered_exchanges_and_slow_answers_whole():
     from support.client import CallRecord
 
-    record = CallRecord("GET", "/a", 200, 40.0, 3, 0, 2.0, exchanges=((30.0, False), (0.2, True), (7.5, True)),
-                        stall_after=5.0)
+    record = CallRecord("GET", "/a", 200, 40.0, 3, 0, 2.0,
+                        exchanges=((0.0, 30.0, False), (31.0, 0.2, True), (32.0, 7.5, True)), stall_after=5.0)
     assert record.stalled_seconds == pytest.approx(37.5)          # the timeout, and the 7.5 s answer
-    long_by_design = CallRecord("POST", "/snapshots", 200, 90.0, 1, 0, 0.0, exchanges=((90.0, True),))
+    long_by_design = CallRecord("POST", "/snapshots", 200, 90.0, 1, 0, 0.0, exchanges=((0.0, 90.0, True),))
     assert long_by_design.stalled_seconds == 0.0                  # no stall_after: a synchronous snapshot
     assert CallRecord("GET", "/b", None, 0.1, 1, 0, 0.0).stalled_seconds == 0.0     # recorded without exchanges
+
+
+def test_calls_stalled_side_by_side_lose_their_common_time_once():
+    """Three calls held behind one 20 s server stall, overlapping: 20 s lost, not 54 (never more than the
+    journey lasted)."""
+    from support.client import CallLog, CallRecord
+
+    log = CallLog()
+    log.add(CallRecord("GET", "/instances/1", 200, 20.0, 1, 0, 0.0, ((100.0, 20.0, True),), 5.0))
+    log.add(CallRecord("GET", "/standby/status", 200, 18.0, 1, 0, 0.0, ((101.0, 18.0, True),), 5.0))
+    log.add(CallRecord("GET", "/instances", 200, 16.0, 1, 0, 0.0, ((104.0, 16.0, True),), 5.0))
+    log.add(CallRecord("GET", "/instances/1", 200, 9.0, 1, 0, 0.0, ((130.0, 9.0, True),), 5.0))   # a later stall
+    assert log.figures()["stalled_seconds"] == pytest.approx(20.0 + 9.0)
 
 
 def test_call_log_figures_of_a_window():
     from support.client import CallLog, CallRecord
 
     log = CallLog()
-    log.add(CallRecord("POST", "/login", 200, 0.1, 1, 0, 0.0, ((0.1, True),), 5.0))
+    log.add(CallRecord("POST", "/login", 200, 0.1, 1, 0, 0.0, ((0.0, 0.1, True),), 5.0))
     start = log.position()
-    log.add(CallRecord("GET", "/a", 200, 3.0, 3, 2, 2.5, ((0.1, True), (0.1, True), (6.0, True)), 5.0))
-    log.add(CallRecord("GET", "/b", None, 30.0, 1, 0, 0.0, ((30.0, False),), 5.0))
+    log.add(CallRecord("GET", "/a", 200, 3.0, 3, 2, 2.5, ((1.0, 0.1, True), (2.0, 0.1, True), (3.0, 6.0, True)),
+                       5.0))
+    log.add(CallRecord("GET", "/b", None, 30.0, 1, 0, 0.0, ((10.0, 30.0, False),), 5.0))
     end = log.position()
-    log.add(CallRecord("GET", "/c", 200, 0.1, 2, 1, 1.0, ((0.1, True), (0.1, True)), 5.0))
+    log.add(CallRecord("GET", "/c", 200, 0.1, 2, 1, 1.0, ((50.0, 0.1, True), (51.0, 0.1, True)), 5.0))
     assert log.figures(start, end) == {"calls": 2, "retries": 2, "rate_limited": 2, "backoff_seconds": 2.5,
                                        "stalled_seconds": 36.0}
     assert log.figures()["calls"] == 4 and log.figures(end)["backoff_seconds"] == 1.0
@@ -102,9 +116,9 @@ def test_the_client_records_each_exchange_and_when_it_stalls(server, make_client
     server.fault("GET", "/api/v1/balance", requests.ReadTimeout("read timed out"), slow)
     client.balance()
     record = client.call_log.calls[-1]
-    assert [answered for _, answered in record.exchanges] == [False, True]
-    assert record.exchanges[1][0] >= 0.05 and record.stall_after == pytest.approx(0.005)
-    assert record.stalled_seconds == pytest.approx(sum(seconds for seconds, _ in record.exchanges))
+    assert [answered for _, _, answered in record.exchanges] == [False, True]
+    assert record.exchanges[1][1] >= 0.05 and record.stall_after == pytest.approx(0.005)
+    assert record.stalled_seconds == pytest.approx(sum(seconds for _, seconds, _ in record.exchanges))
     server.fault("GET", "/api/v1/balance", slow)
     client.get("/api/v1/balance", timeout=10)
     assert client.call_log.calls[-1].stall_after is None and client.call_log.calls[-1].stalled_seconds == 0.0
