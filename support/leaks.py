@@ -5,7 +5,8 @@ VAST_API_KEY, the provider) for anything still carrying this run's label.
 Anything found is a leak: reported, marked LEAKED, and the run fails. Each
 kind is listed on its own: a kind (or the provider) that could not be listed
 is named, and the run fails as "leak check incomplete" — it never says
-"clean" about what it could not see.
+"clean" about what it could not see. A kind the server says it does not have
+at all (no snapshot repository, so no snapshots) was seen: none of it can leak.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class LeakCheck:
     leaks: list[Leak] = field(default_factory=list)
     #: What could not be listed (a kind, or "provider"), and the error that said so.
     unchecked: dict[str, str] = field(default_factory=dict)
+    #: Kinds the server said it does not have at all (checked: none can exist), and why.
+    absent: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -45,7 +48,7 @@ class LeakCheck:
 
     def to_dict(self) -> dict:
         return {"leaks": [asdict(leak) for leak in self.leaks], "unchecked": dict(self.unchecked),
-                "complete": self.complete}
+                "absent": dict(self.absent), "complete": self.complete}
 
 
 def kinds_to_check(run) -> list[str]:
@@ -57,7 +60,7 @@ def kinds_to_check(run) -> list[str]:
 def check_leaks(run) -> LeakCheck:
     label = run.config.run_label
     inventory = take_inventory(run.client, {name: run.kinds[name] for name in kinds_to_check(run)})
-    check = LeakCheck(unchecked=dict(inventory.unlisted))
+    check = LeakCheck(unchecked=dict(inventory.unlisted), absent=dict(inventory.absent))
     ours = [live for live in inventory.live.get(INSTANCE, []) if live.labelled(label)]
     check.leaks += [Leak(INSTANCE, live.id, live.labelled(label), "dumont") for live in ours]
     if not run.config.keep_snapshots:

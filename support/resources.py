@@ -10,16 +10,38 @@ Proof of deletion is evidence a provider error cannot fake (docs/dumont-api.md,
 provider error, so an instance is gone only when GET says 404 *and* a listing
 that answered 200 no longer holds it (and, with a provider key, neither does
 the provider's own listing).
+
+A listing that fails says nothing about what exists, with one exception a kind
+may name (:meth:`Kind.none_can_exist`): the server saying it does not have that
+kind at all. Snapshots live in a restic repository; a server that answers
+"Restic repository not configured" has none to hold them, so "no snapshots" is
+a complete answer there, not a blind spot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from support.errors import ApiError, ConnectionProblem
 
 INSTANCE, STANDBY, SNAPSHOT = "instance", "standby", "snapshot"
+
+#: The server's refusal of every snapshot route when neither the user nor the server has a restic
+#: repository ("Restic repository not configured. Please update settings.", docs/dumont-api.md, "Verified").
+#: Matched on its words in any case, and with "backup" for "restic" (the contract's other name for it).
+_NO_SNAPSHOT_REPOSITORY = re.compile(r"\b(?:restic|backup) repository (?:is )?not configured", re.IGNORECASE)
+NO_SNAPSHOT_REPOSITORY = "the server has no snapshot repository configured"
+
+
+def no_snapshot_repository(error: BaseException) -> bool:
+    """Whether ``error`` is the server saying it has no snapshot repository, so that no snapshot can exist.
+
+    Only that 400: a 5xx, a timeout, demo mode's 404 or any other 4xx says nothing about what exists.
+    """
+    return (isinstance(error, ApiError) and error.status == 400
+            and bool(_NO_SNAPSHOT_REPOSITORY.search(error.error or "")))
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,10 @@ class Kind(Protocol):
     def is_gone(self, client, resource_id: str) -> bool:
         """True only on evidence a provider error cannot fake; raises when the server cannot say."""
 
+    def none_can_exist(self, error: BaseException) -> str | None:
+        """Why none of this kind can exist, when the listing failed with ``error`` because the server
+        says it does not have this kind at all; None when the failure says nothing about what exists."""
+
 
 class InstanceKind:
     name = INSTANCE
@@ -86,6 +112,9 @@ class InstanceKind:
             return False
         return self.provider is None or not self.provider.holds(resource_id)
 
+    def none_can_exist(self, error: BaseException) -> str | None:
+        return None             # every failure of the instance listing is a blind spot
+
 
 class StandbyKind:
     """A CPU standby, known by the id of the GPU instance it is paired with."""
@@ -103,6 +132,9 @@ class StandbyKind:
         # A listing that answered without it is the proof (one call, gone or not).
         return resource_id not in client.associations()
 
+    def none_can_exist(self, error: BaseException) -> str | None:
+        return None
+
 
 class SnapshotKind:
     name = SNAPSHOT
@@ -116,8 +148,13 @@ class SnapshotKind:
         client.delete_snapshot(resource_id)
 
     def is_gone(self, client, resource_id: str) -> bool:
-        # There is no GET of one snapshot: a listing that answered 200 without it is the proof.
-        return all(live.id != resource_id for live in self.list_live(client))
+        # There is no GET of one snapshot: a listing that answered 200 without it is the proof, and so is
+        # the server saying it has no repository to keep any snapshot in.
+        live, _ = list_or_none(self, client)
+        return all(item.id != resource_id for item in live)
+
+    def none_can_exist(self, error: BaseException) -> str | None:
+        return NO_SNAPSHOT_REPOSITORY if no_snapshot_repository(error) else None
 
 
 def kinds(provider=None) -> dict[str, Kind]:
@@ -128,17 +165,37 @@ def kinds(provider=None) -> dict[str, Kind]:
 KINDS: dict[str, Kind] = kinds()
 
 
+def list_or_none(kind: Kind, client) -> tuple[list[Live], str | None]:
+    """The live resources of ``kind``, and why there are none when the server says it has no such kind.
+
+    Any other failure of the listing is raised: it says nothing about what exists.
+    """
+    try:
+        return kind.list_live(client), None
+    except ApiError as error:
+        why = kind.none_can_exist(error)
+        if why is None:
+            raise
+        return [], why
+
+
 def ids_labelled(kind: Kind, client, label: str) -> list[str]:
     """The ids of the live resources of ``kind`` that carry ``label`` (while a create's answer is unknown)."""
-    return [live.id for live in kind.list_live(client) if label in live.labels]
+    live, _ = list_or_none(kind, client)
+    return [item.id for item in live if label in item.labels]
 
 
 @dataclass
 class Inventory:
-    """What is alive on a server, kind by kind, and which kinds could not be listed (and why)."""
+    """What is alive on a server, kind by kind, and which kinds could not be listed (and why).
+
+    A kind in ``absent`` was checked: the server said it has none of that kind at all (why, by kind);
+    it is in ``live`` too, with nothing alive.
+    """
 
     live: dict[str, list[Live]]
     unlisted: dict[str, str]
+    absent: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -150,10 +207,13 @@ class Inventory:
 
 def take_inventory(client, of_kinds: dict[str, Kind]) -> Inventory:
     """List each kind on its own: one failing listing must not blind the others."""
-    live, unlisted = {}, {}
+    live, unlisted, absent = {}, {}, {}
     for name, kind in of_kinds.items():
         try:
-            live[name] = kind.list_live(client)
+            live[name], why_none = list_or_none(kind, client)
         except (ApiError, ConnectionProblem) as error:
             unlisted[name] = str(error)
-    return Inventory(live, unlisted)
+            continue
+        if why_none is not None:
+            absent[name] = why_none
+    return Inventory(live, unlisted, absent)

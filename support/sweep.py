@@ -8,7 +8,8 @@ is alive on this host) are left alone. Most expensive first (instances, then
 standbys, then snapshots); one failure does not stop the rest; ``--dry-run``
 only lists. Each kind is listed on its own: a kind that could not be listed
 is named and the sweep exits non-zero; "nothing left alive" is said only when
-every kind was listed.
+every kind was checked. A kind the server says it does not have at all (no
+snapshot repository: no snapshots) is checked, and said so in one line.
 
 Every run also sweeps, at its start, the leftovers of earlier runs on the same
 target whose process is gone (e.g. ``kill -9``).
@@ -101,6 +102,8 @@ class Sweeper:
         result = SweepResult(found=leftovers, unlisted=dict(inventory.unlisted))
         for kind, why in inventory.unlisted.items():
             self.out(f"{target}: could not list {kind}s, so they were not checked: {why}")
+        for kind, why in inventory.absent.items():
+            self.out(f"{target}: {kind}s: none ({why})")
         for item in leftovers:
             resource = item.resource
             if dry_run:
@@ -122,7 +125,8 @@ class Sweeper:
             for entry in entries:
                 resource = entry.resource
                 if resource.kind in inventory.live and resource.label not in failed | seen:
-                    self.ledger.deleted(resource, "sweep: not found on the server")
+                    why = inventory.absent.get(resource.kind, "not found on the server")
+                    self.ledger.deleted(resource, f"sweep: {why}")
         return result
 
 
@@ -141,7 +145,7 @@ def sweep(config, dry_run: bool, out=print) -> int:
     for target in sorted(targets):
         problems += sweep_one(config, target, pending.get(target, []), dry_run, out)
     if not problems:
-        out("dry run: nothing deleted; every kind was listed" if dry_run else "nothing left alive")
+        out("dry run: nothing deleted; every kind was checked" if dry_run else "nothing left alive")
     return 1 if problems else 0
 
 

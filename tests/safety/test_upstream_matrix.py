@@ -2,20 +2,28 @@
 
 docs/dumont-api.md, "Verified against the upstream server": a provider rate limit turns GET of an instance into
 404 and the list and delete into 503; the server stalls for minutes after a create; the snapshot listing can be
-refused; the server can become unreachable; posting standby settings back can change them. Each cell runs a
-journey against a sandbox showing that behaviour and checks, from the sandbox's ground truth: zero machines
-left alive, the outcome the user should see, and reported times whose brackets contain the truth.
+refused (a missing snapshot repository: no snapshots can exist; a 503: nothing is known); the server can become
+unreachable; posting standby settings back can change them. Each cell runs a journey (or the sweep) against a
+sandbox showing that behaviour and checks, from the sandbox's ground truth: zero machines left alive, the outcome
+the user should see, and reported times whose brackets contain the truth.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 import sandbox
+from support.backoff import BackoffPolicy
+from support.client import DumontClient
+from support.clock import Clock
+from support.leaks import check_leaks
+from support.ledger import Ledger
+from support.resources import SNAPSHOT, kinds
 from tests.behave_run import CLOCK_ALLOWANCE, ROOT, alive, behave_env, run_behave
 
 INSTANCE = "/api/v1/instances/*"
@@ -83,7 +91,10 @@ def test_a_long_stall_after_create_widens_the_bracket_instead_of_breaking_the_jo
     assert journey["api"]["stalled_seconds"] > 1.0, journey["api"]       # reported, not only counted
 
 
-def test_a_refused_snapshot_listing_fails_the_journey_and_the_leak_check_names_it(tmp_path, sb):
+def test_a_server_without_a_snapshot_repository_fails_the_snapshot_step_but_not_the_leak_check(tmp_path, sb):
+    # "Restic repository not configured" refuses the snapshot the journey needs: the journey fails in the
+    # server's words. But such a server holds no snapshot at all, so the leak check and the sweep count
+    # snapshots as checked (none), not as a blind spot.
     sb.admin.add_fault(kind="unconfigured", setting="restic")
     reports = tmp_path / "reports"
     result = run_behave(["features/instance.feature"], reports, sb.url, "um-restic")
@@ -91,13 +102,71 @@ def test_a_refused_snapshot_listing_fails_the_journey_and_the_leak_check_names_i
     journey = result.metrics["journeys"][0]
     assert "Restic repository not configured" in journey["error_message"]
     assert alive(sb, result.label) == []
-    assert any("could not list snapshot" in w for w in result.metrics["leak_check_warnings"])
-    assert "leak check incomplete" in result.stdout + result.stderr
-    # The sweep still checks the instances, names the kind it could not list, and does not say "clean".
+    assert result.metrics["leak_check_warnings"] == []
+    assert "leak check incomplete" not in result.stdout + result.stderr
     done = subprocess.run([sys.executable, "-m", "support.sweep", "--dry-run"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env=behave_env(reports, sb.url, "um-restic-sweep"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "snapshots: none (the server has no snapshot repository configured)" in done.stdout
+    assert "could not list" not in done.stdout and "every kind was checked" in done.stdout
+
+
+def leave_an_instance(sb, label: str) -> int:
+    """An instance a killed run left behind: made straight through the API, known only by its label."""
+    sb.admin.settings(create_stall=0)                       # the stall after a create is not what is tested here
+    api = f"{sb.url}/api/v1"
+    token = requests.post(f"{api}/auth/login", json={"email": "test@test.com", "password": "test123"},
+                          timeout=30).json()["token"]
+    offer = requests.get(f"{api}/instances/offers", params={"limit": 1}, timeout=30).json()["offers"][0]
+    made = requests.post(f"{api}/instances", json={"offer_id": offer["id"], "label": label, "disk_size": 10},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def test_the_sweep_on_a_server_without_a_snapshot_repository_deletes_what_it_had_and_passes(tmp_path, sb):
+    sb.admin.add_fault(kind="unconfigured", setting="restic")
+    label = "dumont-acc-orphan-restic-1"
+    leave_an_instance(sb, label)
+    assert len(alive(sb, label)) == 1
+    done = subprocess.run([sys.executable, "-m", "support.sweep"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=behave_env(tmp_path / "reports", sb.url, "um-restic-orphan"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert alive(sb, label) == []
+    assert "snapshots: none (the server has no snapshot repository configured)" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "nothing left alive"
+
+
+def test_a_failing_snapshot_listing_still_fails_the_sweep_and_the_leak_check(tmp_path, sb):
+    # A 503 on every snapshot listing says nothing about what exists: the sweep deletes the instance it can see,
+    # names the kind it could not list and exits non-zero; the leak check is incomplete.
+    sb.admin.add_fault(kind="http_error", method="GET", path="/api/v1/snapshots", status=503, count=1000)
+    label = "dumont-acc-orphan-503-1"
+    leave_an_instance(sb, label)
+    reports = tmp_path / "reports"
+    done = subprocess.run([sys.executable, "-m", "support.sweep"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=behave_env(reports, sb.url, "um-503-orphan"))
     assert done.returncode != 0
-    assert "could not list snapshots" in done.stdout and "nothing left alive" not in done.stdout
+    assert alive(sb, label) == []
+    assert "could not list snapshots, so they were not checked" in done.stdout and "503" in done.stdout
+    assert "nothing left alive" not in done.stdout and "none (" not in done.stdout
+    # The end-of-run leak check of a run that asked for a snapshot, through the suite's own client.
+    ledger = Ledger(reports / "ledger.jsonl", "um-503-run", sb.url)
+    ledger.intent(ledger.resource(SNAPSHOT, "dumont-acc-um-503-run-snap-1"))
+    client = DumontClient(sb.url, "test@test.com", "test123", timeout=30,
+                          backoff=BackoffPolicy(clock=Clock(60.0), min_deadline=1.0))
+    run = SimpleNamespace(config=SimpleNamespace(run_label="dumont-acc-um-503-run", run_id="um-503-run",
+                                                 keep_snapshots=False),
+                          ledger=ledger, kinds=kinds(), client=client, journeys=[], provider=None)
+    check = check_leaks(run)
+    assert not check.complete and check.absent == {}
+    [problem] = check.problems()
+    assert problem.startswith("leak check incomplete: could not list snapshot (GET /api/v1/snapshots → 503")
+    # With the repository missing instead, the same check is complete.
+    sb.admin.clear_faults()
+    sb.admin.add_fault(kind="unconfigured", setting="restic")
+    check = check_leaks(run)
+    assert check.complete and check.problems() == [] and list(check.absent) == [SNAPSHOT]
 
 
 def test_a_server_unreachable_during_cleanup_fails_the_run_and_the_sweep_finishes_the_job(tmp_path, sb):
