@@ -1,9 +1,15 @@
 """Money: what a journey may cost before it starts, and what it did cost after.
 
-Cost = price per hour × billed time, per state: the offer's price while
-loading or running, the storage price while stopped, nothing once deleted.
-Against the sandbox, time is compressed and billed in simulated seconds: the
-run's clock turns the wall seconds measured here into those.
+Cost = price per hour × billed time, per state. The one rule, whatever transition led to a state:
+
+- the offer's price while the machine loads or runs: from when it was made (create, a restore's new
+  machine, a GPU made by failback) or asked to run again (resume, a failback that resumes it), since
+  it loads from that request on;
+- the storage price while it is stopped (paused, exited, offline);
+- nothing once it is deleted.
+
+The sandbox bills by the same rule (sandbox/cloud/billing.py). Against the sandbox, time is compressed
+and billed in simulated seconds: the run's clock turns the wall seconds measured here into those.
 """
 
 from __future__ import annotations

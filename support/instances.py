@@ -177,12 +177,12 @@ def _running_seen_by_api_or_ssh(run, machine: Machine, phase: str, api_args: dic
     def look_and_show():
         view = look(run, machine)
         if not abandoned.is_set():
-            run.progress.seen(describe(view))
+            run.progress.seen((view.get("actual_status") or "no status") if view else "instance gone", "API")
         return view
 
     ssh = machine.ssh_watch
-    with run.progress.waiting(phase, api_args["limit"], machine.boot.earliest):
-        run.progress.seen("no answer from the API yet; SSH watched too")
+    with run.progress.waiting(phase, api_args["limit"], machine.boot.earliest, follow={"SSH": ssh}):
+        run.progress.seen("no API answer yet", "API")
         api = Watch.start(phase, look_and_show, **api_args)
         first = first_done(api, ssh)
         ssh_seen = ssh.succeeded() if first is ssh else None
@@ -223,7 +223,7 @@ def connect(journey: Journey) -> None:
     if watch is not None:
         # DUMONT_TIMEOUT_SSH counts from when the machine was seen running (the watch began at its boot).
         began = machine.running.latest if machine.running is not None else machine.boot.earliest
-        with run.progress.waiting("ssh", run.timeouts.ssh, began):
+        with run.progress.waiting("ssh", run.timeouts.ssh, began, follow={"SSH": watch}):
             waited = _ssh_unless_gone(journey, machine, watch, began)
         journey.record("ssh", machine.boot, waited.span, history=ssh_history(machine))
         machine.session = waited.value
@@ -327,6 +327,8 @@ def request_resume(journey: Journey) -> None:
     journey.run.client.resume_instance(machine.id)
     machine.resumed = machine.boot = Moment.during(sent, time.monotonic())
     machine.booted_by = "resume"
+    # It loads from the request on, and loading bills the GPU's price (support.costs).
+    journey.machine_state(machine.resource, "running", machine.resumed)
     watch_ssh(journey, machine)
 
 

@@ -101,7 +101,7 @@ def wait_syncing(journey: Journey) -> dict:
         # Its looks were planned while the GPU booted, sparse where history does not expect the standby:
         # the journey needs it now, so it is looked at now.
         watch.look_now()
-        with run.progress.waiting("standby", run.timeouts.failover, machine.made.earliest):
+        with run.progress.waiting("standby", run.timeouts.failover, machine.made.earliest, follow={"API": watch}):
             waited = watch.result()
     else:
         waited = wait_for("standby", lambda: association(journey), progress=run.progress,
@@ -283,12 +283,13 @@ def check_model_on_standby(journey: Journey) -> None:
 
 def report_data_loss(journey: Journey) -> dataset.DataLoss:
     standby = journey.standby("its data loss is measured")
-    loss = dataset.measure_loss(standby.written, standby.data_found, standby.failure.epoch)
+    # The whole bracket of the failure, not its middle: the GPU stopped somewhere within it, and the window
+    # must hold whichever moment that was (the middle missed the truth by up to half the last poll's span).
+    loss = dataset.measure_loss(standby.written, standby.data_found, standby.failure)
     extra = journey.metrics.extra
     extra["rpo_bytes"] = loss.lost_bytes
     extra["rpo_seconds"] = None if loss.rpo_seconds is None else round(loss.rpo_seconds, 3)
-    extra["rpo_seconds_range"] = (None if loss.rpo_seconds is None
-                                  else [round(loss.rpo_seconds_min, 3), round(loss.rpo_seconds_max, 3)])
+    extra["rpo_seconds_range"] = loss.rounded_range(3)
     extra["rpo_lost_files"] = loss.lost_files
     return loss
 
@@ -320,6 +321,10 @@ def fail_back(journey: Journey) -> None:
     if new_id and str(new_id) != machine.resource.id:
         machine.stop_watching_ssh()
         machine = _adopt_new_gpu(journey, machine, new_id, start)
+    else:
+        # The paused GPU was resumed at some moment of the failback: it bills the GPU's price from then on
+        # (support.costs), a moment known only to lie between the request and now.
+        journey.machine_state(machine.resource, "running", Moment(start.earliest, time.monotonic()))
     machine.view = instances.look(run, machine) or machine.view
     instances.follow_ssh(journey, machine)
     instances.connect(journey)
@@ -340,7 +345,7 @@ def _until_synced_back(journey: Journey, machine: Machine, start: Moment):
     with run.progress.waiting("failback", run.timeouts.failover, start.earliest):
         def look_and_show():
             assoc = association(journey)
-            run.progress.seen(describe(assoc))
+            run.progress.seen((assoc.get("state") or "no state") if assoc else "no standby association", "API")
             return assoc
 
         pair = Watch.start("failback", look_and_show,

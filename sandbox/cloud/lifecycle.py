@@ -4,7 +4,7 @@ changes driven by timers, SSH on/off, billing intervals and ground-truth events.
 Lifecycle (actual_status; `status` is the intended one):
     create  -> loading --boot--> running --ssh_ready--> SSH accepts
     pause   -> status stopped at once, SSH down at once, --pause--> actual stopped
-    resume  -> status running at once, --resume--> actual running --ssh_ready--> SSH
+    resume  -> status running and actual loading at once, --resume--> actual running --ssh_ready--> SSH
     preempt -> running -> exited (SSH down); resume restarts an exited instance
     kill    -> offline (admin only; SSH down; cannot be resumed)
     delete  -> gone at once (no more billing)
@@ -271,7 +271,7 @@ class Lifecycle:
             self.transition(res, "stopped", t)
 
     async def _on_resumed(self, res: Resource, t: float) -> None:
-        if res.actual_status in ("stopped", "exited") and res.status == "running":
+        if res.actual_status in ("loading", "stopped", "exited") and res.status == "running":
             self.transition(res, "running", t)
             self._arm_ssh(res, t)
 
@@ -314,6 +314,9 @@ class Lifecycle:
             self._cancel(res, "stop")
             self._arm_ssh(res, t)
             return
+        # The machine loads again from the request on, and loading bills the GPU's price, as after a create:
+        # one rule for a state, whichever transition led to it.
+        self.transition(res, "loading", t)
         resume = self.timings.draw("resume", host(res))
         self._arm(res, "resume", t + self.clock.wall(resume))
 

@@ -84,3 +84,29 @@ def test_create_refused_when_balance_below_one_hour(fresh_sandbox):
     r = api.create(101001)
     assert r.status_code == 402, r.text
     assert [x for x in box.admin.resources() if x["account"] == api.email].__len__() == 1
+
+
+def test_a_resumed_instance_loads_at_the_gpu_price_from_the_request_on(fresh_sandbox):
+    """One rule for a state, whatever led to it: loading bills the GPU's price after a resume as after a create."""
+    box = fresh_sandbox(seed=5)
+    api = new_account(box, balance=20.0)
+    iid = api.create(101007, disk_size=200).json()["id"]
+    api.wait_status(iid, "running")
+    api.post(f"/instances/{iid}/pause")
+    api.wait_status(iid, "stopped")
+    assert api.post(f"/instances/{iid}/resume").status_code == 200
+    assert api.get(f"/instances/{iid}").json()["actual_status"] in ("loading", "running")
+    events = box.admin.events(iid)
+    requested = next(e["t"] for e in events if e["event"] == "resume_requested")
+    loading = next(e for e in events if e["event"] == "status" and e["from"] == "stopped")
+    assert loading["to"] == "loading" and loading["t"] == requested
+    api.wait_status(iid, "running")
+    api.delete(f"/instances/{iid}")
+
+
+def test_the_suite_and_the_sandbox_bill_the_same_states_at_the_same_price():
+    from sandbox.cloud.billing import RUNNING_STATES
+    from support.instances import BILLED_AS_STORAGE
+
+    for state in ("loading", "created", "running", "stopped", "exited", "offline"):
+        assert (state in RUNNING_STATES) == (state not in BILLED_AS_STORAGE), state
