@@ -23,9 +23,11 @@ from support.verdict import behave_problems, judge
 def before_all(context):
     try:
         config = configuration.load(context.config.userdata)
+        if config.progress_file is None:            # a parallel worker: its runner has said them already
+            configuration.print_warnings(config.warnings)
         context.run = Run.start(config)
     except configuration.ConfigError as error:
-        configuration.exit_with_problems(error.problems)
+        configuration.exit_with_problems(error.problems, error.warnings)
     run = context.run
     runner = context._runner
     run.preflight = preflight.check(config, run.target.is_sandbox, run.target.url, run.client,

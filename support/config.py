@@ -3,23 +3,33 @@
 Sources, strongest first: behave userdata (``-D NAME=value``), the process
 environment, the ``.env`` file, then the defaults below. Every problem is
 reported on one line of its own; ``load`` raises :class:`ConfigError` holding
-all of them so the user fixes everything in one go.
+all of them so the user fixes everything in one go. A ``.env`` line that does
+not parse is one of those problems (the file and the line), never skipped.
+A DUMONT_/SANDBOX_/TEST_ name that nothing reads is a warning naming the
+closest known one (``Config.warnings``, ``ConfigError.warnings``).
 """
 
 from __future__ import annotations
 
+import difflib
+import io
 import locale
 import os
 import re
 import secrets
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 from urllib.parse import urlparse
 
-from dotenv import dotenv_values
+# The parser, not dotenv_values/load_dotenv: those log "python-dotenv could not parse statement
+# starting at line N" for a bad line and go on without it, so a typo dropped a safety setting
+# (DUMONT_BUDGET_USD) and the run spent on the default. parse_stream says which lines failed.
+from dotenv.main import resolve_variables
+from dotenv.parser import Binding, parse_stream
 
 #: Exit code for a run refused because of bad configuration.
 EXIT_BAD_CONFIG = 2
@@ -47,10 +57,15 @@ _KNOWN_GPU_KEYS = {normalize_gpu_name(g): g for g in KNOWN_GPUS}
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; ``problems`` has one line per fault."""
+    """The configuration cannot be used; ``problems`` has one line per fault.
 
-    def __init__(self, problems: list[str]):
+    ``warnings``: the unknown settings :func:`load` found too (a misspelt name is often why a
+    value is missing), to print with the problems.
+    """
+
+    def __init__(self, problems: list[str], warnings: Iterable[str] = ()):
         self.problems = problems
+        self.warnings = tuple(warnings)
         super().__init__("\n".join(problems))
 
 
@@ -106,6 +121,9 @@ class Config:
     sandbox_seed: int | None
     progress_file: Path | None = None      # where the parallel runner reads this worker's progress
     debug: bool = False                    # DUMONT_DEBUG: tracebacks for the server's refusals too
+    # One line each, "warning: ..." (unknown DUMONT_/SANDBOX_/TEST_ names): for the caller to print
+    # once. Not part of the configuration itself, so left out of public_view and comparisons.
+    warnings: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -133,6 +151,8 @@ class Config:
         """The configuration as written into reports: secrets removed."""
         view = {}
         for f in fields(self):
+            if f.name == "warnings":
+                continue
             value = getattr(self, f.name)
             if f.name in ("password", "vast_api_key"):
                 value = "***" if value else None
@@ -165,8 +185,12 @@ class _Reader:
     def __init__(self, sources: list[Mapping[str, str]]):
         self.sources = sources
         self.problems: list[str] = []
+        # Every name asked for: the list of this suite's settings is what load() reads, so that
+        # the unknown-name warning cannot drift from the code (see _unknown_names).
+        self.names: set[str] = set()
 
     def raw(self, name: str) -> str | None:
+        self.names.add(name)
         for source in self.sources:
             value = source.get(name)
             if value is not None and str(value).strip() != "":
@@ -179,6 +203,7 @@ class _Reader:
 
     def required(self, name: str, default: str) -> str:
         """Like :meth:`text`, but a variable set to nothing is a mistake, not "use the default"."""
+        self.names.add(name)
         for source in self.sources:
             value = source.get(name)
             if value is not None:
@@ -255,15 +280,22 @@ def writable_dir_problem(path: Path) -> str | None:
     return None
 
 
-def exit_with_problems(problems: list[str]) -> None:
+def print_warnings(warnings: Iterable[str]) -> None:
+    """Print each warning (already "warning: ..."), one line each, on stderr."""
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def exit_with_problems(problems: list[str], warnings: Iterable[str] = ()) -> None:
     """Print each problem on its own line and leave with exit code 2, at once.
 
+    ``warnings`` (ConfigError.warnings) come first: a misspelt name may be why a value is missing.
     behave turns any exception raised in its hooks or formatters, SystemExit
     included, into exit code 1 or a traceback; nothing has been created yet
     when this is called, so leaving at once is safe.
     """
-    import sys
-
+    print_warnings(warnings)
     for problem in problems:
         print(f"configuration error: {problem}", file=sys.stderr)
     sys.stderr.flush()
@@ -278,19 +310,163 @@ def _check_reports_dir(reader: _Reader, path: Path) -> Path:
     return path
 
 
-def _reader(userdata, environ, dotenv_path) -> _Reader:
-    environ = os.environ if environ is None else environ
-    dotenv = {}
-    if dotenv_path and Path(dotenv_path).is_file():
-        dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+#: Prefixes of this suite's variables: a name with one of them that nothing reads is a typo.
+CHECKED_PREFIXES = ("DUMONT_", "SANDBOX_", "TEST_")
+
+#: Variables read from the process environment by code other than :func:`load`; the flags of the
+#: sandbox (SANDBOX_<FLAG>) are added from its own parser in :func:`environment_only_names`.
+ENVIRONMENT_ONLY = (
+    # Set by the sandbox for the machines it runs (sandbox/core.py, sandbox/cloud/machines.py,
+    # sandbox/reaper.py, read there by sandbox/cloud/hf_standin.py and the model install).
+    "DUMONT_INSTANCE_ID", "DUMONT_SANDBOX_ID", "DUMONT_MODEL_MIRROR", "SANDBOX_HF_MIRROR",
+)
+
+
+def environment_only_names() -> frozenset[str]:
+    """Names read from the process environment only, not by :func:`load` (so not from ``.env``).
+
+    The embedded sandbox is a child process that inherits the environment and reads
+    SANDBOX_<FLAG> for each of its flags (sandbox/config.py): taken from its parser, not copied.
+    """
+    from sandbox.config import list_knobs  # the sandbox package is heavier than this module
+
+    flags = {"SANDBOX_" + knob.lstrip("-").upper().replace("-", "_") for knob in list_knobs()}
+    return frozenset(flags) | frozenset(ENVIRONMENT_ONLY)
+
+
+@dataclass(frozen=True)
+class DotenvFile:
+    """What a ``.env`` file sets, and one problem line per line of it that sets nothing."""
+
+    values: dict[str, str]
+    problems: tuple[str, ...] = ()
+
+
+_NAME_AT_START = re.compile(r"\s*(?:export\s+)?(?:'([^']*)'|([^=#\s'\"]+))\s*(=?)\s*(.*)", re.DOTALL)
+#: Where a secret may sit: its value is never shown, even from a line that does not parse.
+_SECRET_WORDS = ("PASS", "PWD", "KEY", "TOKEN", "SECRET", "CREDENTIAL", "AUTH")
+#: A line is shown only when it names a variable of this suite (else it could be a pasted secret).
+_SHOWN_PREFIXES = CHECKED_PREFIXES + ("VAST_", "KEEP_")
+
+
+def _looks_secret(name: str) -> bool:
+    upper = name.upper()
+    # A misspelt secret (TEST_PASWORD, VAST_API_KY) is still a secret: close to one counts.
+    return (any(word in upper for word in _SECRET_WORDS)
+            or bool(difflib.get_close_matches(upper, SECRET_NAMES, n=1, cutoff=0.8)))
+
+
+def _line_shown(text: str, name: str | None) -> tuple[str, str]:
+    """The line in backticks, or what it is when it might hold a secret, and a note to add then."""
+    hidden = "; the line is not shown: it may hold a secret"
+    if name is None or not name.upper().startswith(_SHOWN_PREFIXES):
+        return "this line", hidden
+    if _looks_secret(name):
+        return f"the {name} line", hidden
+    return f"`{text[:120]}{'…' if len(text) > 120 else ''}`", ""
+
+
+def _dotenv_problem(binding: Binding, shown_path: str) -> str | None:
+    """The problem with one parsed statement of a ``.env`` file, or None if it sets a value or nothing."""
+    text = binding.original.string
+    body = text.lstrip()
+    if not body or body.startswith("#"):
+        return None
+    # The statement's own line: python-dotenv starts a statement at the blank lines before it.
+    line = binding.original.line + len(re.findall(r"\r\n|\n|\r", text[:len(text) - len(body)]))
+    lines = body.splitlines()
+    first = lines[0].rstrip()
+    match = _NAME_AT_START.match(first)
+    name = (match.group(1) or match.group(2)) if match else None
+    shown, note = _line_shown(first, name)
+    where = f"{shown_path} line {line}"
+    # A quote left open takes the lines after it, up to the next quote, into its value or its
+    # error: the settings on those lines are lost too, so the message says how far it runs.
+    runs_on = f"it runs on to line {line + len(lines) - 1}" if len(lines) > 1 else ""
+    value = match.group(4) if match else ""
+    opened_quote = bool(match and match.group(3) and value[:1] in ("'", '"'))
+    if binding.error and not (opened_quote and (runs_on or value.count(value[0]) < 2)):
+        return f"{where}: cannot parse {shown} (expected NAME=value{note})"
+    if binding.error or runs_on:
+        # Every setting of this suite is one line: a value spanning lines is an open quote.
+        detail = "; ".join(part for part in (runs_on, note[2:]) if part)
+        return f"{where}: the quote in {shown} is not closed on its line" + (f" ({detail})" if detail else "")
+    if binding.key is not None and binding.value is None:
+        # `NAME` alone is valid for python-dotenv but sets nothing: a lost `=value`.
+        return f"{where}: {shown} sets nothing (expected NAME=value{note})"
+    return None
+
+
+def read_dotenv(path: str | os.PathLike | None) -> DotenvFile:
+    """Parse a ``.env`` file once; a missing file sets nothing.
+
+    Never logs (python-dotenv's own readers log each bad line and skip it): every line that does
+    not parse, or sets nothing, is one problem naming the file as given and the line.
+    ``${NAME}`` references are resolved as python-dotenv's dotenv_values resolves them.
+    """
+    if not path or not Path(path).is_file():
+        return DotenvFile({})
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        return DotenvFile({}, (f"{shown}: cannot read it ({reason})",))
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        problem = _dotenv_problem(binding, shown)
+        if problem:
+            problems.append(problem)
+        elif binding.key is not None and binding.value is not None:
+            pairs.append((binding.key, binding.value))
+    values = {k: v for k, v in resolve_variables(pairs, override=True).items() if v is not None}
+    return DotenvFile(values, tuple(problems))
+
+
+def _reader(userdata, environ, dotenv: DotenvFile) -> _Reader:
     userdata = {k.upper(): v for k, v in (userdata or {}).items()}
-    return _Reader([userdata, environ, dotenv])
+    return _Reader([userdata, environ, dotenv.values])
+
+
+def _reports_dir(reader: _Reader) -> Path:
+    return Path(reader.text("DUMONT_REPORTS_DIR", "reports"))
 
 
 def reports_dir(userdata: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None,
                 dotenv_path: str | os.PathLike | None = ".env") -> Path:
-    """Where this run's outputs go (DUMONT_REPORTS_DIR), without validating anything else."""
-    return Path(_reader(userdata, environ, dotenv_path).text("DUMONT_REPORTS_DIR", "reports"))
+    """Where this run's outputs go (DUMONT_REPORTS_DIR), without validating anything else.
+
+    Called before :func:`load` (the Allure formatter, the Makefile): it never raises and prints
+    nothing for a bad ``.env`` (it uses the lines that parse); load() reports the bad lines, once.
+    """
+    environ = os.environ if environ is None else environ
+    return _reports_dir(_reader(userdata, environ, read_dotenv(dotenv_path)))
+
+
+def _unknown_names(reader: _Reader, userdata, environ: Mapping[str, str], dotenv: DotenvFile,
+                   dotenv_path) -> list[str]:
+    """One warning per DUMONT_/SANDBOX_/TEST_ name that is set but that nothing of the suite reads."""
+    elsewhere = environment_only_names()
+    known = sorted(reader.names | elsewhere)
+    where = [("the command line (-D)", [k.upper() for k in (userdata or {})]),
+             ("the environment", list(environ)),
+             (str(dotenv_path), list(dotenv.values))]
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for source, names in where:
+        for name in names:
+            if not name.upper().startswith(CHECKED_PREFIXES) or name in reader.names or name in seen:
+                continue
+            seen.add(name)
+            if name in elsewhere:
+                if source != "the environment":   # the sandbox's own process reads its environment only
+                    warnings.append(f"warning: {name} is read from the environment only, not from {source}")
+                continue
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            warnings.append(f"warning: {name} is not a setting of this suite{hint}")
+    return warnings
 
 
 def load(userdata: Mapping[str, str] | None = None,
@@ -298,7 +474,9 @@ def load(userdata: Mapping[str, str] | None = None,
          dotenv_path: str | os.PathLike | None = ".env") -> Config:
     """Build the configuration, or raise :class:`ConfigError` listing every problem."""
     environ = os.environ if environ is None else environ
-    reader = _reader(userdata, environ, dotenv_path)
+    dotenv = read_dotenv(dotenv_path)
+    reader = _reader(userdata, environ, dotenv)
+    reader.problems.extend(dotenv.problems)     # first: a lost line may explain the problems after it
 
     api_url = _check_url(reader, reader.text("DUMONT_API_URL"))
     user = reader.required("TEST_USER", "test@test.com")
@@ -347,7 +525,7 @@ def load(userdata: Mapping[str, str] | None = None,
         max_price=reader.number("DUMONT_MAX_PRICE", 1.0),
         timeouts=timeouts,
         language=language,
-        reports_dir=_check_reports_dir(reader, reports_dir(userdata, environ, dotenv_path)),
+        reports_dir=_check_reports_dir(reader, _reports_dir(reader)),
         ssh_key_path=ssh_key_path,
         ssh_user=reader.text("DUMONT_SSH_USER", "root"),
         model=reader.text("DUMONT_MODEL", "qwen3-0.6b"),
@@ -359,7 +537,7 @@ def load(userdata: Mapping[str, str] | None = None,
         request_timeout=reader.number("DUMONT_REQUEST_TIMEOUT", 30.0),
         standby_sync_interval=reader.number("DUMONT_STANDBY_SYNC_INTERVAL", 30.0),
         max_requests_per_second=reader.number("DUMONT_MAX_RPS", 4.0),
-        ledger_path=Path(reader.text("DUMONT_LEDGER") or reports_dir(userdata, environ, dotenv_path) / "ledger.jsonl"),
+        ledger_path=Path(reader.text("DUMONT_LEDGER") or _reports_dir(reader) / "ledger.jsonl"),
         sandbox_time_scale=reader.number("SANDBOX_TIME_SCALE", 60.0),
         sandbox_seed=int(seed) if seed is not None else None,
         progress_file=Path(reader.text("DUMONT_PROGRESS_FILE")) if reader.text("DUMONT_PROGRESS_FILE") else None,
@@ -373,6 +551,8 @@ def load(userdata: Mapping[str, str] | None = None,
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", config.label_prefix):
         reader.problems.append(
             f"DUMONT_LABEL_PREFIX: {config.label_prefix!r} must be lower-case letters, digits and '-'")
+    # After every read: the names read are the list of known settings.
+    warnings = tuple(_unknown_names(reader, userdata, environ, dotenv, dotenv_path))
     if reader.problems:
-        raise ConfigError(reader.problems)
-    return config
+        raise ConfigError(reader.problems, warnings)
+    return replace(config, warnings=warnings)

@@ -265,17 +265,15 @@ def main(argv=None) -> int:
                         help="run nothing: merge the reports folders under FOLDER (e.g. one per shard) "
                              "into the reports directory")
     args = parser.parse_args(argv)
-    if args.merge:
-        try:
-            config = configuration.load()
-        except configuration.ConfigError as error:
-            configuration.exit_with_problems(error.problems)
-        return 0 if merge_folders(config.reports_dir, Path(args.merge), config.language) else 1
     try:
         config = configuration.load()
-        units = shard(discover(args.paths), args.shard)
     except configuration.ConfigError as error:
-        configuration.exit_with_problems(error.problems)
+        configuration.exit_with_problems(error.problems, error.warnings)
+    configuration.print_warnings(config.warnings)
+    if args.merge:
+        return 0 if merge_folders(config.reports_dir, Path(args.merge), config.language) else 1
+    try:
+        units = shard(discover(args.paths), args.shard)
     except (ValueError, OSError) as error:
         configuration.exit_with_problems([str(error)])
     if not units:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 
-from tests.behave_run import run_behave
+from tests.behave_run import ROOT, behave_env, run_behave
 
 
 def free_port() -> int:
@@ -60,3 +63,34 @@ def test_several_problems_are_all_reported(tmp_path, sandbox_server):
     problems = [line for line in result.stderr.splitlines() if line.startswith("configuration error:")]
     assert result.returncode == 2
     assert len(problems) == 3
+
+
+ENTRY_POINTS = {
+    "behave": ["-m", "behave", "--no-capture", str(ROOT / "features" / "instance.feature")],
+    "make acceptance": ["-m", "support.parallel", "--jobs", "1", str(ROOT / "features" / "instance.feature")],
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("budget_line, line_text", [
+    ("DUMONT_BUDGET_USD 0.001", "cannot parse `DUMONT_BUDGET_USD 0.001` (expected NAME=value)"),
+    ('DUMONT_BUDGET_USD="0.001', 'the quote in `DUMONT_BUDGET_USD="0.001` is not closed on its line'),
+])
+def test_a_dotenv_that_does_not_parse_stops_the_run(entry, budget_line, line_text, tmp_path, sandbox_server):
+    # Issue 18: python-dotenv skipped the budget's line with a warning, and with spending allowed the
+    # instance journey rented on the $5 default and exited 0. The run is one folder with its own
+    # .env (the suite reads ./.env) and behave.ini, as a user's checkout would be.
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "behave.ini", project / "behave.ini")
+    key = tmp_path / "id_ed25519"
+    key.write_text("a key registered on the provider account (never used: nothing starts)")
+    (project / ".env").write_text(f"# money\nDUMONT_ALLOW_SPEND=1\nDUMONT_SSH_KEY={key}\n{budget_line}\n")
+    done = subprocess.run([sys.executable, *ENTRY_POINTS[entry]], cwd=project, capture_output=True, text=True,
+                          timeout=60, env=behave_env(tmp_path / "reports", sandbox_server.url, "bad-dotenv"))
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    # One line, naming the file and the line; python-dotenv's own warning never shows.
+    assert done.stderr.splitlines() == [f"configuration error: .env line 4: {line_text}"], output[-3000:]
+    assert "python-dotenv" not in output and "Traceback" not in output
+    assert sandbox_server.admin.resources() == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -295,3 +297,249 @@ def test_spending_for_real_needs_a_registered_ssh_key(tmp_path):
     config = load(tmp_path, environ={"DUMONT_API_URL": "http://dumont.example:8766", "DUMONT_ALLOW_SPEND": "1",
                                      "DUMONT_SSH_KEY": str(key)})
     assert config.ssh_key_path == key
+
+
+# -- a .env that does not parse (issue 18) ------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dotenv_problems(tmp_path: Path, monkeypatch, text: str, environ: dict | None = None) -> list[str]:
+    """load() run in tmp_path with ``text`` as its ./.env (named as the suite names it: relative)."""
+    monkeypatch.chdir(tmp_path)
+    Path(".env").write_text(text)
+    env = {"DUMONT_REPORTS_DIR": str(tmp_path / "reports"), "LANG": "en", **(environ or {})}
+    with pytest.raises(ConfigError) as caught:
+        cfg.load(environ=env, dotenv_path=".env")
+    return caught.value.problems
+
+
+def test_a_line_without_equals_is_an_error_naming_the_file_and_line(tmp_path, monkeypatch):
+    # The issue's case: the budget's line was dropped and the run rented on the $5 default.
+    found = dotenv_problems(tmp_path, monkeypatch,
+                            "# money\nDUMONT_ALLOW_SPEND=1\n\nDUMONT_BUDGET_USD 0.001\nDUMONT_MAX_PRICE=0.5\n")
+    assert found == [".env line 4: cannot parse `DUMONT_BUDGET_USD 0.001` (expected NAME=value)"]
+
+
+@pytest.mark.parametrize("text, line", [
+    ('DUMONT_ALLOW_SPEND=1\nDUMONT_BUDGET_USD="0.001\nDUMONT_MAX_PRICE=0.5\n', 2),
+    ("DUMONT_BUDGET_USD='0.001\n", 1),
+])
+def test_an_unclosed_quote_is_an_error(tmp_path, monkeypatch, text, line):
+    [found] = dotenv_problems(tmp_path, monkeypatch, text)
+    assert found.startswith(f".env line {line}: the quote in `DUMONT_BUDGET_USD=")
+    assert found.endswith("0.001` is not closed on its line")
+
+
+@pytest.mark.parametrize("closing", ['DUMONT_MODEL="qwen3-0.6b"\n', 'DUMONT_MODEL="\n'])
+def test_an_unclosed_quote_that_swallows_the_next_lines_says_how_far(tmp_path, monkeypatch, closing):
+    # Up to the next quote the lines are taken into the open one: DUMONT_ALLOW_SPEND=0 on line 2 would
+    # be lost (an error for python-dotenv in the first case, a three-line value in the second).
+    [found] = dotenv_problems(tmp_path, monkeypatch, 'DUMONT_BUDGET_USD="0.001\nDUMONT_ALLOW_SPEND=0\n' + closing)
+    assert found == ('.env line 1: the quote in `DUMONT_BUDGET_USD="0.001` is not closed on its line '
+                     "(it runs on to line 3)")
+
+
+def test_a_name_alone_is_an_error(tmp_path, monkeypatch):
+    # python-dotenv accepts `NAME` with no value and sets nothing: the `=1` was lost.
+    assert dotenv_problems(tmp_path, monkeypatch, "DUMONT_ALLOW_SPEND\n") == [
+        ".env line 1: `DUMONT_ALLOW_SPEND` sets nothing (expected NAME=value)"]
+
+
+def test_the_file_is_named_as_given(tmp_path):
+    path = tmp_path / "staging.env"
+    path.write_text("DUMONT_BUDGET_USD 1\n")
+    with pytest.raises(ConfigError) as caught:
+        cfg.load(environ={"DUMONT_REPORTS_DIR": str(tmp_path / "r"), "LANG": "en"}, dotenv_path=path)
+    assert caught.value.problems == [f"{path} line 1: cannot parse `DUMONT_BUDGET_USD 1` (expected NAME=value)"]
+
+
+def test_dotenv_problems_come_first_and_the_others_are_still_reported(tmp_path, monkeypatch):
+    found = dotenv_problems(tmp_path, monkeypatch, "DUMONT_MAX_PRICE=lots\nDUMONT_BUDGET_USD 0.001\n")
+    assert [p.split(":")[0] for p in found] == [".env line 2", "DUMONT_MAX_PRICE"]
+
+
+def test_line_numbers_count_crlf_and_blank_lines(tmp_path, monkeypatch):
+    [found] = dotenv_problems(tmp_path, monkeypatch, "A=1\r\n\r\n\r\nDUMONT_BUDGET_USD 2\r\nB=3\r\n")
+    assert found.startswith(".env line 4: ")
+
+
+@pytest.mark.parametrize("line, secret", [
+    ("TEST_PASSWORD hunter2-secret", "hunter2-secret"),
+    ('TEST_PASSWORD="hunter2-secret', "hunter2-secret"),
+    ("VAST_API_KEY: a1B2c3D4e5F6g7H8", "a1B2c3D4e5F6g7H8"),
+    ("TEST_PASWORD hunter2-secret", "hunter2-secret"),           # misspelt, still a password
+    ("VAST_API_KY='a1B2c3D4e5F6g7H8", "a1B2c3D4e5F6g7H8"),
+    ("DUMONT_ADMIN_TOKEN tok-1234", "tok-1234"),
+    ("MY_SECRET hunter2-secret", "hunter2-secret"),
+    ("hunter2-secret", "hunter2-secret"),                         # a value pasted on a line of its own
+    ("HUNTER2_SECRET xyz", "xyz"),
+])
+def test_a_line_that_may_hold_a_secret_is_not_shown(tmp_path, monkeypatch, line, secret):
+    [found] = dotenv_problems(tmp_path, monkeypatch, f"DUMONT_ALLOW_SPEND=0\n{line}\n")
+    assert found.startswith(".env line 2: ")
+    assert secret not in found
+    assert "not shown" in found
+
+
+def test_python_dotenv_prints_nothing(tmp_path, monkeypatch, caplog, capfd):
+    # python-dotenv's own readers log "could not parse statement starting at line N" once per read
+    # (four times per run before): the suite's one line is the only word about it.
+    monkeypatch.chdir(tmp_path)
+    Path(".env").write_text('DUMONT_REPORTS_DIR=elsewhere\nDUMONT_BUDGET_USD 0.001\nX="open\n')
+    caplog.set_level(logging.DEBUG)
+    environ = {"LANG": "en"}
+    # reports_dir() runs before load() (the Allure formatter, the Makefile): it must not raise, and it
+    # still uses the lines that parse.
+    assert cfg.reports_dir(environ=environ) == Path("elsewhere")
+    with pytest.raises(ConfigError) as caught:
+        cfg.load(environ=environ)
+    assert len(caught.value.problems) == 2
+    assert caplog.records == []
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+
+
+def test_an_unreadable_dotenv_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path(".env").write_bytes(b"DUMONT_BUDGET_USD=\xff\xfe\n")
+    assert cfg.reports_dir(environ={"LANG": "en"}) == Path("reports")
+    with pytest.raises(ConfigError) as caught:
+        cfg.load(environ={"LANG": "en", "DUMONT_REPORTS_DIR": str(tmp_path / "r")})
+    assert caught.value.problems == [".env: cannot read it (not UTF-8 text)"]
+
+
+def test_dotenv_features_still_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME_FOR_TEST", "/home/someone")
+    config = load(tmp_path, dotenv=(
+        "# a comment\n\nexport DUMONT_MODEL='a model'  # inline comment\n"
+        'DUMONT_LARGE_MODEL="big\\tone"\nDUMONT_SSH_USER=${HOME_FOR_TEST}\nDUMONT_API_URL=\n'))
+    assert config.model == "a model"
+    assert config.large_model == "big\tone"
+    assert config.ssh_user == "/home/someone"        # ${NAME} resolved as python-dotenv did
+    assert config.api_url is None and config.warnings == ()
+
+
+# -- unknown variables ------------------------------------------------------------------------
+
+def warnings_of(tmp_path: Path, **kwargs) -> tuple[str, ...]:
+    """The warnings of a load, whether it succeeds or not (a ConfigError carries them too)."""
+    try:
+        return load(tmp_path, **kwargs).warnings
+    except ConfigError as error:
+        return error.warnings
+
+
+@pytest.mark.parametrize("source", ["environ", "dotenv", "userdata"])
+def test_an_unknown_name_is_a_warning_with_the_closest_known_one(tmp_path, source):
+    kwargs = {"dotenv": "DUMONT_BUGDET_USD=0.001\n"} if source == "dotenv" else {source: {"DUMONT_BUGDET_USD": "0.001"}}
+    config = load(tmp_path, **kwargs)
+    assert config.budget_usd == 5.0
+    assert config.warnings == (
+        "warning: DUMONT_BUGDET_USD is not a setting of this suite (did you mean DUMONT_BUDGET_USD?)",)
+
+
+@pytest.mark.parametrize("name, closest", [
+    ("dumont_budget_usd", "DUMONT_BUDGET_USD"),
+    ("SANDBOX_TIMESCALE", "SANDBOX_TIME_SCALE"),
+    ("TEST_PASSWROD", "TEST_PASSWORD"),
+    ("DUMONT_TIMEOUT_SHH", "DUMONT_TIMEOUT_SSH"),
+    ("TEST_ZZZ_QQQ", None),
+])
+def test_unknown_names(tmp_path, name, closest):
+    hint = f" (did you mean {closest}?)" if closest else ""
+    assert warnings_of(tmp_path, dotenv=f"{name}=1\n") == (f"warning: {name} is not a setting of this suite{hint}",)
+
+
+def test_other_names_are_not_ours_to_judge(tmp_path):
+    assert warnings_of(tmp_path, environ={"PATH": "/bin", "VAST_SOMETHING": "1", "MY_DUMONT_X": "1"}) == ()
+
+
+def test_warnings_come_with_the_problems(tmp_path):
+    # A misspelt name is often why a value is missing: the refusal shows both.
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, environ={"DUMONT_API_URL": "http://dumont.example:8766", "DUMONT_ALLOW_SPEND": "1",
+                                "DUMONT_SSH_KEYS": "~/.ssh/id_ed25519"})
+    assert [p.split(":")[0] for p in caught.value.problems] == ["DUMONT_SSH_KEY"]
+    assert caught.value.warnings == (
+        "warning: DUMONT_SSH_KEYS is not a setting of this suite (did you mean DUMONT_SSH_KEY?)",)
+
+
+def example_names() -> set[str]:
+    """Every variable .env.example names, set or commented out."""
+    text = (ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
+
+
+def test_every_documented_setting_is_known(tmp_path):
+    names = example_names()
+    assert {"DUMONT_BUDGET_USD", "DUMONT_API_URL", "VAST_API_KEY", "SANDBOX_SEED"} <= names
+    assert warnings_of(tmp_path, environ=dict.fromkeys(names, "1")) == ()
+    assert warnings_of(tmp_path, dotenv="".join(f"{n}=1\n" for n in sorted(names))) == ()
+
+
+def test_the_sandbox_flags_and_internal_names_are_known_in_the_environment(tmp_path):
+    names = ["SANDBOX_CREATE_STALL", "SANDBOX_PROVIDER_RATE_LIMIT", "SANDBOX_ADMIN_TOKEN", "SANDBOX_LOG_LEVEL",
+             "DUMONT_PROGRESS_FILE", "DUMONT_DEBUG", "DUMONT_SANDBOX_ID", "SANDBOX_HF_MIRROR"]
+    assert warnings_of(tmp_path, environ=dict.fromkeys(names, "1")) == ()
+
+
+def test_a_sandbox_flag_in_dotenv_says_it_is_not_read_there(tmp_path):
+    # The embedded sandbox reads SANDBOX_<FLAG> from the environment it inherits; .env is not in it.
+    assert warnings_of(tmp_path, dotenv="SANDBOX_CREATE_STALL=0\n") == (
+        f"warning: SANDBOX_CREATE_STALL is read from the environment only, not from {tmp_path / '.env'}",)
+
+
+ENVIRONMENT_USE = re.compile(
+    r"""(?:environ(?:\.get)?\(?|getenv\()\s*\[?\s*["']((?:DUMONT|SANDBOX|TEST)_[A-Z0-9_]+)["']"""  # read
+    r"""|["']((?:DUMONT|SANDBOX|TEST)_[A-Z0-9_]+)["']\s*(?::|\]\s*=)"""   # set: {"NAME": ...}, env["NAME"] = ...
+    r"""|(?<![\w"'])((?:DUMONT|SANDBOX|TEST)_[A-Z0-9_]+)=(?!=)""")          # update(NAME=...), or "set NAME=1"
+
+
+def test_every_variable_the_code_uses_is_known(tmp_path):
+    # Names read, set for a child process, or that a message tells the user to set, anywhere in the
+    # suite or the sandbox, must not be flagged: load() reads its own, the others are in
+    # config.ENVIRONMENT_ONLY or the sandbox's flags.
+    used: dict[str, str] = {}
+    for folder in ("support", "sandbox", "steps", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in ENVIRONMENT_USE.finditer(path.read_text()):
+                used.setdefault(next(filter(None, match.groups())), str(path.relative_to(ROOT)))
+    for match in ENVIRONMENT_USE.finditer((ROOT / "environment.py").read_text()):
+        used.setdefault(next(filter(None, match.groups())), "environment.py")
+    assert {"DUMONT_PROGRESS_FILE", "DUMONT_INSTANCE_ID", "SANDBOX_HF_MIRROR", "DUMONT_DEBUG"} <= set(used)
+    flagged = [w for w in warnings_of(tmp_path, environ=dict.fromkeys(used, "1")) if "not a setting" in w]
+    assert flagged == [], {w.split()[1]: used[w.split()[1]] for w in flagged}
+
+
+def test_the_names_known_elsewhere_are_used_somewhere():
+    # The hand-kept list must not outlive the code that reads it.
+    sources = "\n".join(p.read_text() for folder in ("support", "sandbox") for p in (ROOT / folder).rglob("*.py")
+                        if p != ROOT / "support" / "config.py")
+    assert [name for name in cfg.ENVIRONMENT_ONLY if name not in sources] == []
+
+
+def test_warnings_are_not_part_of_the_public_view(tmp_path):
+    config = load(tmp_path, environ={"DUMONT_BUGDET_USD": "1"})
+    assert config.warnings and "warnings" not in config.public_view()
+
+
+def test_print_warnings(capsys):
+    cfg.print_warnings(["warning: one", "warning: two"])
+    assert capsys.readouterr() == ("", "warning: one\nwarning: two\n")
+
+
+def test_every_setting_load_reads_is_in_the_example(tmp_path, monkeypatch):
+    # The other direction of test_every_documented_setting_is_known: .env.example lists them all.
+    readers = []
+    original = cfg._Reader.__init__
+
+    def recording(self, sources):
+        original(self, sources)
+        readers.append(self)
+
+    monkeypatch.setattr(cfg._Reader, "__init__", recording)
+    load(tmp_path)
+    internal = {"DUMONT_PROGRESS_FILE"}            # set by the parallel runner for its workers
+    assert len(readers) == 1 and len(readers[0].names) > 30
+    assert sorted(readers[0].names - internal - example_names()) == []
