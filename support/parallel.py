@@ -33,7 +33,7 @@ from support import config as configuration
 from support import preflight, report
 from support.allure_out.finish import finish_merged_run
 from support.files import write_atomically
-from support.progress import read_status, worker_lines
+from support.progress import read_status, terminal_columns, worker_lines
 from support.reporting.summary import summarize_merged
 from support.run import Run
 from support.verdict import judge
@@ -143,11 +143,11 @@ class Runner:
         while not done.wait(0.5 if live else 1.0):
             statuses = {str(i): read_status(self._progress_file(i)) or {} for i, p in list(self.procs.items())
                         if p.poll() is None}
-            lines = worker_lines(statuses)
             if live:
-                stream.write(("\033[F\033[K" * drawn) + "".join(f"{line[:200]}\n" for line in lines))
+                lines = worker_lines(statuses, columns=terminal_columns(stream) - 1)   # a wrapped line breaks \033[F
+                stream.write(("\033[F\033[K" * drawn) + "".join(f"{line}\n" for line in lines))
                 drawn = len(lines)
-            elif lines and time.monotonic() - last >= every:
+            elif time.monotonic() - last >= every and (lines := worker_lines(statuses)):
                 last = time.monotonic()
                 stream.write("".join(f"{line}\n" for line in lines))
             stream.flush()

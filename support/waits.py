@@ -97,7 +97,7 @@ TRANSIENT = (ConnectionProblem, ConnectionError, TimeoutError, OSError)
 
 def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], bool], limit: float,
              clock: Clock, polling: Polling, since: Moment | None = None, not_before: float | None = None,
-             expected: Expected | None = None, progress=None,
+             expected: Expected | None = None, progress=None, observe: Callable[[str], None] | None = None,
              fail_if: Callable[[Any], str | None] | None = None,
              describe: Callable[[Any], str] = repr,
              now: Callable[[], float] = time.monotonic,
@@ -108,7 +108,8 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     request); ``not_before`` (monotonic) is when the event is known not to have
     happened yet, if that is later (SSH cannot answer before the machine runs).
     ``expected`` is where earlier runs saw the event: polls are dense there and sparse elsewhere.
-    ``progress`` (support.progress.Progress) shows the phase and the last state while it runs.
+    ``progress`` (support.progress.Progress) shows the phase and what each look saw while it runs;
+    ``observe(text)`` is told the same (a :class:`Watch` hands it to whoever follows it).
     ``fail_if(value)`` returns a reason to stop at once. Transient
     probe errors (no answer, a rate limit, a 5xx) count as "not yet", tell
     nothing about when the event happened, and are reported as the last state
@@ -120,7 +121,8 @@ def wait_for(phase: str, probe: Callable[[], Any], *, until: Callable[[Any], boo
     with shown:
         return _poll(phase, probe, until=until, limit=limit, clock=clock, polling=polling, since=since,
                      not_before=not_before, expected=expected, fail_if=fail_if, describe=describe, now=now,
-                     sleep=sleep, started=started, seen=progress.seen if progress is not None else None)
+                     sleep=sleep, started=started,
+                     seen=[tell for tell in (progress.seen if progress is not None else None, observe) if tell])
 
 
 def _poll(phase, probe, *, until, limit, clock, polling, since, not_before, expected, fail_if, describe, now,
@@ -141,30 +143,46 @@ def _poll(phase, probe, *, until, limit, clock, polling, since, not_before, expe
         except ApiError as error:
             if error.permanent:
                 raise
-            last_state = str(error)
+            last_state, observed = str(error), _api_trouble(error)
         except NotYet as not_yet:
             last_no_sent = sent
-            last_state = str(not_yet)
+            last_state = observed = str(not_yet)
         except TRANSIENT as error:
-            last_state = f"{type(error).__name__}: {error}"
+            last_state, observed = f"{type(error).__name__}: {error}", _no_answer(error)
         else:
             answered = now()
             if until(value):
                 event = Moment(last_no_sent, answered)
                 return Waited(value, event, since.until(event), polls)
             last_no_sent = sent
-            last_state = describe(value)
+            last_state = observed = describe(value)
             if fail_if is not None:
                 reason = fail_if(value)
                 if reason:
                     raise PhaseFailed(phase, reason, clock.real(answered - since.earliest))
-        if seen is not None:
-            seen(last_state)
+        for tell in seen:
+            tell(observed)
         current = now()
         if current >= deadline:
             raise PhaseTimeout(phase, limit, last_state, clock.real(current - since.earliest), clock.scale)
         waited_real = clock.real(current - since.earliest)
         sleep(min(clock.wall(polling.interval(waited_real, expected)), max(0.0, deadline - current)))
+
+
+def _api_trouble(error: ApiError) -> str:
+    """A transient API error in a few words, for the live line (the timeout message keeps the full text)."""
+    return "API rate limit" if error.rate_limited else f"API error {error.status}"
+
+
+def _no_answer(error: BaseException) -> str:
+    """A look that got no answer, in a few words: the live line has one row for everything it shows."""
+    if isinstance(error, ConnectionProblem):
+        return "no API answer yet"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):              # socket.timeout too
+        return "timed out"
+    return str(error) or type(error).__name__
 
 
 class Stopped(Exception):
@@ -191,7 +209,18 @@ class Watch:
         self._listening = threading.Lock()
         #: When the latest "not yet" was sent (monotonic): the lower end of the event's bracket so far.
         self.last_no_sent: float | None = None
+        #: What the latest look saw, in a few words (None before the first), and who is told each one.
+        self.last_seen: str | None = None
+        self._observers: list[Callable[[str], None]] = []
+        also_tell = wait_args.pop("observe", None)
         until = wait_args["until"]
+
+        def observed(text: str) -> None:
+            with self._listening:
+                self.last_seen = text
+                observers = list(self._observers)
+            for tell in observers + ([also_tell] if also_tell else []):
+                tell(text)
 
         def stoppable_probe():
             if self._stop.is_set():
@@ -212,7 +241,7 @@ class Watch:
 
         def run():
             try:
-                self._outcome = wait_for(phase, stoppable_probe, sleep=pause, **wait_args)
+                self._outcome = wait_for(phase, stoppable_probe, sleep=pause, observe=observed, **wait_args)
             except BaseException as error:  # noqa: B902 - handed to the thread that asks for the result
                 self._outcome = error
             finally:
@@ -244,6 +273,22 @@ class Watch:
         if isinstance(self._outcome, BaseException):
             raise self._outcome
         return self._outcome
+
+    def observe(self, tell: Callable[[str], None]) -> Callable[[], None]:
+        """Tell ``tell(text)`` what each look sees from now on, starting with the latest one if any (a watch
+        that began at the boot has been seeing things before a phase follows it); returns what ends it."""
+        with self._listening:
+            self._observers.append(tell)
+            latest = self.last_seen
+        if latest is not None:
+            tell(latest)
+
+        def stop_telling() -> None:
+            with self._listening:
+                if tell in self._observers:
+                    self._observers.remove(tell)
+
+        return stop_telling
 
     def look_now(self) -> None:
         """Look again at once instead of at the next planned look: something else (the machine's SSH

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from support.clock import Clock, Moment
 from support.errors import ApiError, ConnectionProblem
 from support.timings import Expected, TimingHistory
-from support.waits import NotYet, PhaseFailed, PhaseTimeout, Polling, wait_for
+from support.waits import NotYet, PhaseFailed, PhaseTimeout, Polling, Watch, wait_for
 
 POLL = Polling(shortest=1.0, longest=15.0, fraction=0.02)
 
@@ -265,3 +268,52 @@ def test_history_keeps_recent_times_per_target_and_phase(tmp_path):
     window = history.expected("running")
     assert window.low == pytest.approx(98 * 0.95) and window.high == pytest.approx(104 * 1.05)
     assert other.expected("running").low == pytest.approx(475)
+
+
+def test_each_look_is_told_as_a_short_phrase(clock):
+    """What the live line shows: a few words per look, not the exception's full text (the timeout keeps it)."""
+    told = []
+    looks = [NotYet("connection refused"), ConnectionError("timed out"), TimeoutError("read timed out"),
+             ConnectionRefusedError(111, "Connection refused"),
+             ConnectionProblem("GET", "/api/v1/instances/9", "Read timed out"),
+             ApiError("GET", "/api/v1/instances/9", 429, "Too Many Requests"),
+             ApiError("GET", "/api/v1/instances/9", 503, "Provider unreachable"), "loading", "running"]
+    wait(clock, script(clock, looks), limit=600, observe=told.append, describe=lambda s: f"it is {s}")
+    assert told == ["connection refused", "timed out", "timed out", "connection refused", "no API answer yet",
+                    "API rate limit", "API error 503", "it is loading"]
+
+
+def test_a_watch_tells_its_followers_what_it_sees_from_its_latest_look_on():
+    looks = threading.Semaphore(0)           # one look per release: the test decides when the watch looks
+    seen = []
+
+    def probe():
+        assert looks.acquire(timeout=5)
+        seen.append(len(seen))
+        if len(seen) >= 4:
+            return "up"
+        raise NotYet("connection refused" if len(seen) < 3 else "key refused")
+
+    watch = Watch.start("ssh", probe, until=lambda v: v == "up", limit=3600, clock=Clock(1),
+                        polling=Polling.every(0.001))
+    looks.release()
+    wait_until(lambda: watch.last_seen == "connection refused")
+    told = []
+    stop_telling = watch.observe(told.append)
+    assert told == ["connection refused"]                 # the latest, at once
+    looks.release()
+    wait_until(lambda: len(told) == 2)
+    looks.release()
+    wait_until(lambda: len(told) == 3)
+    assert told == ["connection refused", "connection refused", "key refused"]
+    stop_telling()
+    looks.release()
+    assert watch.result(until=time.monotonic() + 5).value == "up"
+    assert told == ["connection refused", "connection refused", "key refused"]      # no longer told
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
