@@ -1,6 +1,8 @@
 """The final report (the brief's "RELATÓRIO DE TESTES REAIS", in Portuguese or English), written with metrics.json.
 
 Both come from the run summary (:mod:`support.reporting.summary`), plain data; nothing here computes a figure.
+The report is in one language throughout: its words here, the journeys' names from
+:mod:`support.reporting.names`, its numbers, money and date from :mod:`support.reporting.numbers`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from support.files import write_atomically
+from support.reporting import numbers
 from support.reporting.junit import mark_interrupted_in_junit
-from support.reporting.names import shown_name
+from support.reporting.names import machine_name, shown_names
 from support.reporting.summary import shows_uncertainty
 
 TEXT = {
     "pt": {
         "title": "RELATÓRIO DE TESTES REAIS", "date": "Data", "target": "Alvo",
-        "sandbox": "sandbox local (tempo ×{scale:g}; custos simulados)", "real": "servidor real",
+        "sandbox": "sandbox local (tempo ×{scale}; custos simulados)", "real": "servidor real",
         "duration": "Duração total", "cost": "Custo total", "journeys": "JORNADAS EXECUTADAS:",
         "metrics": "MÉTRICAS:", "mean_running": "Tempo médio para instância running",
         "mean_failover": "Tempo médio de failover", "mean_restore": "Tempo médio de restore",
@@ -34,7 +37,7 @@ TEXT = {
     },
     "en": {
         "title": "REAL TEST REPORT", "date": "Date", "target": "Target",
-        "sandbox": "local sandbox (time ×{scale:g}; simulated costs)", "real": "real server",
+        "sandbox": "local sandbox (time ×{scale}; simulated costs)", "real": "real server",
         "duration": "Total duration", "cost": "Total cost", "journeys": "JOURNEYS RUN:",
         "metrics": "METRICS:", "mean_running": "Mean time to instance running",
         "mean_failover": "Mean failover time", "mean_restore": "Mean restore time",
@@ -56,14 +59,14 @@ ICONS = {"passed": "✅", "failed": "❌", "interrupted": "⏹️", "skipped": "
 def format_duration(seconds: float, language: str) -> str:
     words = TEXT[language]
     if seconds < 60:
-        return f"{seconds:.1f} {words['sec']}"
+        return f"{numbers.decimal(seconds, 1, language)} {words['sec']}"
     minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes} {words['min']} {rest} {words['sec']}"
+    return f"{numbers.integer(minutes, language)} {words['min']} {rest} {words['sec']}"
 
 
-def format_cost(dollars: float) -> str:
+def format_cost(dollars: float, language: str = "en") -> str:
     """Dollars with cents, or with four decimals under a dollar so small sandbox costs stay visible."""
-    return f"${dollars:.2f}" if dollars >= 1 else f"${dollars:.4f}"
+    return numbers.money(dollars, language)
 
 
 def journey_api_line(api: dict | None, language: str) -> str | None:
@@ -71,15 +74,19 @@ def journey_api_line(api: dict | None, language: str) -> str | None:
     if not api or not any(api.get(key) for key in ("retries", "rate_limited", "backoff_seconds", "stalled_seconds")):
         return None
     return TEXT[language]["journey_api"].format(
-        calls=api["calls"], retries=api["retries"], rate_limited=api["rate_limited"],
+        **_counts(api, ("calls", "retries", "rate_limited"), language),
         backoff=format_seconds(api["backoff_seconds"], language),
         stalled=format_seconds(api["stalled_seconds"], language))
+
+
+def _counts(figures: dict, keys, language: str) -> dict[str, str]:
+    return {key: numbers.integer(figures[key], language) for key in keys}
 
 
 def format_seconds(seconds: float, language: str) -> str:
     """Seconds precise enough that a small amount does not read as none (0.04 s, 3.5 s, 2 min 5 s)."""
     if 0 < seconds < 1:
-        return f"{seconds:.2f} {TEXT[language]['sec']}"
+        return f"{numbers.decimal(seconds, 2, language)} {TEXT[language]['sec']}"
     return format_duration(seconds, language)
 
 
@@ -88,21 +95,22 @@ def render(summary: dict, language: str) -> str:
     words = TEXT[language]
     run = summary["run"]
     bar = "=" * 37
-    target = (words["sandbox"].format(scale=run["time_scale"]) if run["target"] == "sandbox" else words["real"])
+    target = (words["sandbox"].format(scale=numbers.general(run["time_scale"], language))
+              if run["target"] == "sandbox" else words["real"])
     lines = [bar, words["title"], bar,
-             f"{words['date']}: {run['started_at'][:19].replace('T', ' ')} UTC",
+             f"{words['date']}: {numbers.date_time(run['started_at'], language)}",
              f"{words['target']}: {target} {run['url']}",
              f"{words['duration']}: {format_duration(run['duration_seconds'], language)}",
-             f"{words['cost']}: {format_cost(run['total_cost'])}"]
+             f"{words['cost']}: {format_cost(run['total_cost'], language)}"]
     if run["interrupted"]:
         lines.append(words["interrupted"].format(signal=run["interrupted"]))
     lines += ["", words["journeys"]]
-    for journey in summary["journeys"]:
-        detail = [journey["gpu_name"]] if journey["gpu_name"] else []
+    for journey, name in zip(summary["journeys"], shown_names(summary["journeys"], language), strict=True):
+        detail = [machine_name(journey["gpu_name"], language)] if journey["gpu_name"] else []
         if journey["machines"]:
-            detail.append(format_cost(journey["total_cost"]))
+            detail.append(format_cost(journey["total_cost"], language))
         suffix = f" ({', '.join(detail)})" if detail else ""
-        line = (f"{ICONS.get(journey['status'], '❌')} {shown_name(journey)}: "
+        line = (f"{ICONS.get(journey['status'], '❌')} {name}: "
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
         if journey["status"] == "interrupted":
@@ -130,12 +138,12 @@ def render(summary: dict, language: str) -> str:
               f"- {words['mean_failover']}: {mean('mean_time_to_failover')}",
               f"- {words['mean_restore']}: {mean('mean_time_to_restore')}",
               f"- {words['success']}: {words['na'] if rate is None else f'{rate:.0%}'}",
-              f"- {words['api'].format(**summary['api'])}",
+              f"- {words['api'].format(**_counts(summary['api'], ('calls', 'retries', 'rate_limited'), language))}",
               "", words["machines"]]
     if not summary["machines"]:
         lines.append(f"- {words['none']}")
     for machine in summary["machines"]:
-        lines.append(f"- {machine['id']}: {machine['gpu_name']} - {words[machine['fate']]}")
+        lines.append(f"- {machine['id']}: {machine_name(machine['gpu_name'], language)} - {words[machine['fate']]}")
     machine_ids = {(m.get("kind"), str(m["id"])) for m in summary["machines"]}
     for leak in summary.get("leaks", []):
         if (leak.get("kind"), str(leak.get("id"))) not in machine_ids:
