@@ -114,10 +114,10 @@ def render(summary: dict, language: str) -> str:
                 f"{format_duration(journey['duration_seconds'], language)}{suffix}")
         lines.append(line)
         if journey["status"] == "interrupted":
-            reason = run["interrupted"] or (journey["error_message"] or "?").splitlines()[0][:120]
+            reason = run["interrupted"] or summary_line(journey["error_message"] or "?")
             lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
         elif journey["error_message"] and journey["status"] != "passed":
-            lines.append(f"   ↳ {journey['error_message'].splitlines()[0][:160]}")
+            lines.append(f"   ↳ {summary_line(journey['error_message'])}")
         api = journey_api_line(journey.get("api"), language)
         if api:
             lines.append(f"   ↳ {api}")
@@ -152,6 +152,15 @@ def render(summary: dict, language: str) -> str:
         lines.append(words["leak_warning"].format(warning=warning))
     lines.append(bar)
     return "\n".join(lines)
+
+
+def summary_line(message: str) -> str:
+    """A message's first line with words in it, whole (never cut mid-word: these are often the server's
+    own words), marked when more follows; metrics.json and Allure keep the whole message."""
+    meaningful = [line.strip() for line in message.splitlines() if any(c.isalnum() for c in line)]
+    if not meaningful:
+        return message.strip()
+    return meaningful[0] + (" […]" if len(meaningful) > 1 else "")
 
 
 def write(summary: dict, reports_dir: Path, language: str) -> str:

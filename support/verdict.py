@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from support.reporting.names import shown_names
+
 WORDS = {
     "en": {
         "passed": "PASSED", "failed": "FAILED", "interrupted": "INTERRUPTED",
@@ -73,10 +75,11 @@ def judge(summary: dict | None, language: str = "en", runner_problems: list[str]
     warnings = summary.get("leak_check_warnings", [])
     if warnings:
         reasons.append(words["unchecked"].format(why="; ".join(warnings)))
-    failed = [j for j in journeys if j.get("status") in FAILED_STATUSES]
+    failed = [name for j, name in zip(journeys, shown_names(journeys, language), strict=True)
+              if j.get("status") in FAILED_STATUSES]
     ran = [j for j in journeys if j.get("status") != "skipped"]
     if failed:
-        names = ", ".join(j.get("display_name") or j.get("test_name", "?") for j in failed)
+        names = ", ".join(failed)
         reasons.append(words["journeys_failed"].format(n=len(failed), total=len(ran), names=names))
     if not reasons:     # behave saw a failure the journeys do not show: never a green verdict then
         reasons += [words["runner"].format(why=problem) for problem in runner_problems]

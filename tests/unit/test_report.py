@@ -258,3 +258,15 @@ def test_the_summary_gives_each_mean_its_uncertainty():
     assert metrics["mean_time_to_running"] == pytest.approx(100.0)
     assert metrics["uncertainty_seconds"] == {"mean_time_to_running": 1.0, "mean_time_to_failover": None,
                                               "mean_time_to_restore": None}
+
+
+def test_the_error_line_keeps_the_servers_words_whole():
+    from support.report import summary_line
+
+    gcp = ("the server answered POST /api/v1/standby/configure with 400: GCP credentials not configured. "
+           "Please add gcp_credentials to settings before enabling standby.")
+    assert summary_line(gcp) == gcp                                   # long, and not cut mid-word
+    restic = ("the server answered POST /api/v1/snapshots with 500: Failed to create snapshot: \n\n"
+              "Permission denied (publickey).\r\n")
+    assert summary_line(restic) == "the server answered POST /api/v1/snapshots with 500: Failed to create snapshot: […]"
+    assert summary_line("\n  \nboom\n") == "boom"

@@ -66,3 +66,10 @@ def test_no_summary_is_a_failure():
 def test_the_portuguese_verdict():
     verdict = judge(summary([journey("Checagens rápidas", "passed")]), language="pt")
     assert verdict.line("pt") == "✅ APROVADO: 1 jornada(s) aprovada(s); nada ficou cobrando (saída 0)"
+
+
+def test_the_portuguese_verdict_names_failed_journeys_in_portuguese():
+    failed = {"test_name": "Instance Lifecycle", "journey": "Instance Lifecycle", "status": "failed",
+              "error_message": "boom"}
+    line = judge(summary([failed]), language="pt").line("pt")
+    assert "Ciclo de vida da instância" in line and "Instance Lifecycle" not in line, line
