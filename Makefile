@@ -54,7 +54,7 @@ lint: $(STAMP)
 
 ## The linter, then every test of the suite, the sandbox and the journeys end to end.
 PYTEST_ARGS ?= tests
-test: lint
+test: lint node-packages
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Harness overhead, timing error, API calls, cost and parallel speed against the sandbox's ground truth.
@@ -67,7 +67,7 @@ sweep: $(STAMP)
 
 ## The HTML report of the last run (Allure 3, pinned in package.json, run with npx):
 ## <reports>/allure-report/index.html, with history in <reports>/history.jsonl while reports/ is kept.
-.PHONY: report
+.PHONY: report open-report node-packages
 NODE_STAMP := node_modules/.package-lock.json
 REPORTS_DIR = $(shell $(BIN)/python -c 'from support.config import reports_dir; print(reports_dir())')
 report: $(STAMP) $(NODE_STAMP)
@@ -75,10 +75,29 @@ report: $(STAMP) $(NODE_STAMP)
 	@# A fresh output directory: Allure 3 writes into a per-plugin subdirectory when it is not empty.
 	rm -rf "$(REPORTS_DIR)/allure-report"
 	DUMONT_REPORTS_DIR="$(REPORTS_DIR)" npx --no-install allure generate --config allurerc.mjs
-	@echo "HTML report: $(REPORTS_DIR)/allure-report/index.html (view it with: npx allure open $(REPORTS_DIR)/allure-report)"
+	@echo "HTML report: $(REPORTS_DIR)/allure-report/index.html (view it with: make open-report)"
+
+## Serve the HTML report on http://127.0.0.1:<free port>/ until Ctrl-C (REPORT_PORT=8080 picks the port).
+## The page fetches its data, so it must be served: opened as a file it shows only a spinner.
+## Builds it first (make report) when it is missing or older than the last run's results.
+REPORT_PORT ?=
+open-report: $(STAMP)
+	@$(BIN)/python -m support.report_server --up-to-date "$(REPORTS_DIR)" || $(MAKE) --no-print-directory report
+	@$(BIN)/python -m support.report_server $(if $(REPORT_PORT),--port $(REPORT_PORT)) "$(REPORTS_DIR)/allure-report"
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+# The npm packages, before the tests: the HTML report tests build with Allure 3 and the CI workflow tests
+# parse YAML with its parser, so on a fresh clone they would otherwise skip. Nothing to do when installed.
+# Without npm, or where npm ci fails (offline), only a warning: the tests run, and those needing the
+# packages skip saying why.
+node-packages:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) -q $(NODE_STAMP) || $(MAKE) --no-print-directory $(NODE_STAMP) || echo "make: warning: npm ci failed: the tests that need the npm packages will skip or fail" >&2; \
+	else \
+		echo "make: warning: npm not found: the tests that need Node.js (HTML report, CI workflow) will skip" >&2; \
+	fi
 
 ## Every step sentence in English and Portuguese, with its meaning.
 steps: $(STAMP)

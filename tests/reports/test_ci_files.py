@@ -22,11 +22,65 @@ def test_ci_run_ends_with_the_readme_test_command():
     assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def dry_run_test(tmp_path, *, installed: bool, path: str | None = None) -> subprocess.CompletedProcess:
+    """`make -n test` in a fresh clone's Makefile and lock files: .venv installed, node_modules
+    (``installed``) up to date or absent; ``path`` as PATH (the one that finds npm, or one that does not).
+
+    make -n still runs the recipe lines that call make, so it says what `make test` would do there.
+    """
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("Makefile", "package.json", "package-lock.json", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(ROOT / name, clone / name)
+    stamps = [clone / ".venv" / ".installed"] + ([clone / "node_modules" / ".package-lock.json"] if installed else [])
+    for stamp in stamps:
+        stamp.parent.mkdir()
+        stamp.touch()                   # newer than the copies: up to date
+    env = dict(os.environ, PATH=path if path is not None else os.environ["PATH"])
+    make = shutil.which("make")
+    done = subprocess.run([make, "-n", "--no-print-directory", "test"], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def commands(done: subprocess.CompletedProcess) -> list[str]:
+    return [line.strip() for line in done.stdout.splitlines()]
+
+
+def test_make_test_installs_the_npm_packages_before_the_tests(tmp_path):
+    """A fresh clone: `make test` runs npm ci before pytest, so no test skips for want of node_modules."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm not found: `make test` then runs the tests without installing the npm packages")
+    lines = commands(dry_run_test(tmp_path, installed=False))
+    npm = [i for i, line in enumerate(lines) if line.startswith("npm ci")]
+    pytest_line = [i for i, line in enumerate(lines) if "-m pytest" in line]
+    assert len(npm) == 1 and len(pytest_line) == 1 and npm[0] < pytest_line[0], lines
+
+
+def test_make_test_is_quick_when_the_npm_packages_are_installed(tmp_path):
+    lines = commands(dry_run_test(tmp_path, installed=True))
+    assert not any(line.startswith("npm ") for line in lines), lines
+    assert any("-m pytest" in line for line in lines), lines
+
+
+def test_make_test_runs_the_tests_without_npm(tmp_path):
+    """No npm at all: a warning, and the tests still run (those that need Node.js skip saying why)."""
+    done = dry_run_test(tmp_path, installed=False, path=str(tmp_path / "no-tools-here"))
+    assert "npm not found" in done.stderr, done.stderr
+    lines = commands(done)
+    assert not any(line.startswith("npm ") for line in lines), lines
+    assert any("-m pytest" in line for line in lines), lines
+
+
 @pytest.fixture(scope="module")
 def workflow() -> dict:
     parser = ROOT / "node_modules" / "yaml"
-    if shutil.which("node") is None or not parser.is_dir():
-        pytest.skip("node and the npm packages (yaml comes with allure) are needed to parse the workflow")
+    if shutil.which("node") is None:
+        pytest.skip("node not found: it parses the workflow (install Node.js 20; .ci/run does it in CI)")
+    if not parser.is_dir():
+        pytest.skip(f"{parser} not found: `make test` installs the npm packages (npm ci) before the tests, "
+                    f"unless npm is missing or npm ci failed")
     script = (f"const YAML = require({json.dumps(str(parser))});"
               f"process.stdout.write(JSON.stringify(YAML.parse(require('fs').readFileSync({json.dumps(str(WORKFLOW))},"
               f" 'utf8'))))")
