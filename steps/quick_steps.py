@@ -4,6 +4,14 @@ from support import checks
 from support.gherkin import steps
 
 
+@steps("the server says which journeys it can run", "o servidor diz quais jornadas pode rodar")
+def server_readiness(context):
+    """Asks once each for offers, the balance and the snapshots: a prerequisite the server lacks (its provider
+    key, the account's, a restic repository, failover routes that do something) is reported per journey,
+    in the server's words, without failing the quick checks."""
+    checks.readiness(context.journey)
+
+
 @steps("my balance is shown", "meu saldo é exibido")
 def balance_is_shown(context):
     """GET /balance answers a numeric credit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from support import readiness as ready
 from support.costs import offers_for
 from support.journey import Journey
 
@@ -27,6 +28,15 @@ def balance(journey: Journey) -> float:
         raise AssertionError(f"the balance has no numeric credit: {body}")
     journey.metrics.extra["balance"] = credit
     return float(credit)
+
+
+def readiness(journey: Journey) -> dict[str, dict]:
+    """Which journeys this server can run, from what it says it has; a missing prerequisite is told, not failed."""
+    run = journey.run
+    with journey.phase("readiness"):
+        found = ready.look(run.client, run.target.is_sandbox)
+    journey.metrics.extra["readiness"] = told = ready.journeys(found, run.target.is_sandbox)
+    return told
 
 
 def gpu_offers(journey: Journey) -> list[dict]:

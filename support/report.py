@@ -34,6 +34,17 @@ TEXT = {
         "journey_api": "API: {calls} chamadas, {retries} novas tentativas, {rate_limited} limitadas por taxa, "
                        "{backoff} de espera (backoff), {stalled} perdidos em travamentos",
         "min": "min", "sec": "seg",
+        "ready": "jornada {journey}: pode rodar aqui (não se vê daqui: {unseen})",
+        "ready_here": "jornada {journey}: pode rodar aqui",
+        "not_ready": "jornada {journey}: não pode rodar aqui: {missing}", "missing": "falta {name} ({said})",
+        "instance": "de instância", "snapshot": "de snapshot", "failover": "de failover",
+        "server provider key": "a chave do provedor no servidor",
+        "account provider key": "a chave do provedor na conta",
+        "snapshot repository": "o repositório de snapshots (restic)",
+        "failover routes": "rotas de failover que funcionem",
+        "unseen_instance": "a chave SSH do servidor na conta do provedor (snapshots rodam restic por ela)",
+        "unseen_snapshot": "a chave SSH do servidor na conta do provedor (snapshots rodam restic por ela)",
+        "unseen_failover": "credenciais GCP no servidor (pedidas só ao configurar o standby)",
     },
     "en": {
         "title": "REAL TEST REPORT", "date": "Date", "target": "Target",
@@ -50,6 +61,15 @@ TEXT = {
         "journey_api": "API: {calls} calls, {retries} retries, {rate_limited} rate limited, "
                        "{backoff} waiting in backoff, {stalled} lost to stalls",
         "min": "min", "sec": "s",
+        "ready": "{journey} journey: can run here (not visible from here: {unseen})",
+        "ready_here": "{journey} journey: can run here",
+        "not_ready": "{journey} journey: cannot run here: {missing}", "missing": "no {name} ({said})",
+        "instance": "instance", "snapshot": "snapshot", "failover": "failover",
+        "server provider key": "provider key on the server", "account provider key": "provider key on the account",
+        "snapshot repository": "snapshot repository (restic)", "failover routes": "failover routes that work",
+        "unseen_instance": "the server's SSH key on the provider account (snapshots run restic over it)",
+        "unseen_snapshot": "the server's SSH key on the provider account (snapshots run restic over it)",
+        "unseen_failover": "GCP credentials on the server (asked only when standby is configured)",
     },
 }
 
@@ -121,6 +141,7 @@ def render(summary: dict, language: str) -> str:
         api = journey_api_line(journey.get("api"), language)
         if api:
             lines.append(f"   ↳ {api}")
+        lines += [f"   ↳ {line}" for line in readiness_lines(journey.get("extra", {}).get("readiness"), words)]
     metrics = summary["metrics"]
 
     def mean(key):
@@ -152,6 +173,22 @@ def render(summary: dict, language: str) -> str:
         lines.append(words["leak_warning"].format(warning=warning))
     lines.append(bar)
     return "\n".join(lines)
+
+
+def readiness_lines(readiness: dict | None, words: dict) -> list[str]:
+    """What the quick checks found this server can run (support.readiness), one line per journey."""
+    lines = []
+    for journey, told in (readiness or {}).items():
+        name = words.get(journey, journey)
+        if told["ready"] and told["unseen"] is None:
+            lines.append(words["ready_here"].format(journey=name))
+        elif told["ready"]:
+            lines.append(words["ready"].format(journey=name, unseen=words.get(f"unseen_{journey}", told["unseen"])))
+        else:
+            missing = "; ".join(words["missing"].format(name=words.get(m["name"], m["name"]), said=m["said"])
+                                for m in told["missing"])
+            lines.append(words["not_ready"].format(journey=name, missing=missing))
+    return lines
 
 
 def summary_line(message: str) -> str:

@@ -7,6 +7,7 @@ Funcionalidade: Verificações rápidas
   Cenário: O serviço responde e tem máquinas para alugar
     Dado que a API da Dumont Cloud está saudável
     E que estou autenticado
+    E o servidor diz quais jornadas pode rodar
     Então meu saldo é exibido
     E há ofertas de GPU entre as GPUs permitidas
     E há ofertas de CPU para máquinas de standby
