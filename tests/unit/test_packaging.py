@@ -264,7 +264,8 @@ def test_the_venv_is_installed_from_the_lock_and_rebuilt_when_it_changes():
 
 
 def test_make_test_runs_the_linter_first():
-    assert makefile_rule("test")[0].split() == ["lint"]
+    # The linter first, then what the tests need installed (the npm packages), then the tests.
+    assert makefile_rule("test")[0].split() == ["lint", "node-packages"]
     assert any("ruff check" in line for line in makefile_rule("lint")[1])
 
 
