@@ -276,10 +276,10 @@ class Journey:
             if self._standby.watch is not None:
                 self._standby.watch.stop()
         for outcome in self.cleanup.run():
-            if outcome.resource is None:
-                continue
-            for found in self._found_by_label(outcome):
-                self.machine_gone(found, outcome.at)
+            if outcome.resource is None or outcome.resource.id is None:
+                continue      # a setting put back, or a label watched until nothing more could appear under it
+            if outcome.by_label:
+                self._found_by_label(outcome)
             if outcome.deleted:
                 self.machine_gone(outcome.resource, outcome.at)
             elif outcome.failed:
@@ -287,17 +287,13 @@ class Journey:
         self.settle_costs()
         return self.cleanup.failures()
 
-    def _found_by_label(self, outcome) -> list[Resource]:
-        """Instances the cleanup found by label and deleted whose create never answered (an interrupt, a
-        lost answer): they billed too, at the chosen offer's price, from some moment between the request
-        leaving and their delete (the cost's uncertainty says how wide)."""
-        if outcome.resource.kind != INSTANCE or not outcome.found:
-            return []
-        found = [outcome.resource.identified(resource_id) for resource_id in outcome.found]
-        for resource in found:
-            if (resource.kind, resource.id) not in self.meters:
-                self.machine_started(resource, self._offer or {}, outcome.made)
-        return found
+    def _found_by_label(self, outcome) -> None:
+        """An instance the cleanup found by label (its create never answered: an interrupt, a lost answer)
+        billed too, at the chosen offer's price, from some moment between the request leaving and its
+        delete (the cost's uncertainty says how wide)."""
+        resource = outcome.resource
+        if resource.kind == INSTANCE and (resource.kind, resource.id) not in self.meters:
+            self.machine_started(resource, self._offer or {}, outcome.made)
 
     def settle_costs(self, now: float | None = None) -> None:
         for record in self.metrics.machines:

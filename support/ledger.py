@@ -67,27 +67,42 @@ class Ledger:
         finally:
             os.close(fd)
 
-    def _record(self, event: str, resource: Resource, scenario: str, **extra) -> None:
+    def _record(self, event: str, resource: Resource, scenario: str, at: float | None = None, **extra) -> None:
+        """One line; ``at`` (epoch seconds) is when the event happened, if that was not just now."""
         if resource.kind not in KINDS:
             raise ValueError(f"unknown resource kind {resource.kind!r}")
-        self._append({"t": round(time.time(), 3), "event": event, "kind": resource.kind, "label": resource.label,
+        stamp = time.time() if at is None else at
+        self._append({"t": round(stamp, 3), "event": event, "kind": resource.kind, "label": resource.label,
                       "id": resource.id, "run_id": self.run_id, "target": resource.target or self.target,
                       "scenario": scenario, "host": socket.gethostname(), "pid": os.getpid(), **extra})
 
     def intent(self, resource: Resource, scenario: str = "") -> None:
-        """About to create: written before the request leaves."""
+        """About to create: written before the request leaves (so stamped when it happens)."""
         self._record("intent", resource, scenario)
 
-    def created(self, resource: Resource, scenario: str = "", **extra) -> None:
-        self._record("created", resource, scenario, **extra)
+    def created(self, resource: Resource, scenario: str = "", at: float | None = None, **extra) -> None:
+        self._record("created", resource, scenario, at=at, **extra)
 
-    def deleted(self, resource: Resource, scenario: str = "") -> None:
-        """Deletion confirmed (see support.resources: evidence a provider error cannot fake)."""
-        self._record("deleted", resource, scenario)
+    def deleted(self, resource: Resource, scenario: str = "", at: float | None = None, by_label: bool = False) -> None:
+        """Deletion confirmed (see support.resources: evidence a provider error cannot fake), stamped ``at``
+        when the delete was carried out.
 
-    def kept(self, resource: Resource, scenario: str = "") -> None:
+        ``by_label``: found by the label of a create that never answered, while more may still appear
+        under that label: the intent stays open until :meth:`settled`.
+        """
+        if by_label:
+            self._record("deleted", resource, scenario, at=at, by_label=True)
+        else:
+            self._record("deleted", resource, scenario, at=at)
+
+    def settled(self, resource: Resource, scenario: str = "", at: float | None = None, found=()) -> None:
+        """Nothing more can appear under the label of a create that never answered (``found``: the ids
+        found under it and deleted, each recorded by :meth:`deleted`)."""
+        self._record("settled", resource, scenario, at=at, found=list(found))
+
+    def kept(self, resource: Resource, scenario: str = "", at: float | None = None) -> None:
         """Left alive on purpose (e.g. ``KEEP_SNAPSHOTS=1``): no sweep deletes it."""
-        self._record("kept", resource, scenario)
+        self._record("kept", resource, scenario, at=at)
 
 
 def read_entries(path: Path) -> list[dict]:
@@ -108,7 +123,8 @@ def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
     """Resources created or intended and not confirmed deleted (or kept), oldest first.
 
     An intent whose creation was never recorded stays here by label alone:
-    the sweeper then looks the label up through the API.
+    the sweeper then looks the label up through the API. Deleting what was found under such a label
+    (``by_label``) leaves the intent open, as more may still appear under it, until it is ``settled``.
     """
     state: dict[tuple, Entry] = {}
     for record in entries:
@@ -124,5 +140,8 @@ def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
             state[(kind, label, rid)] = entry
         elif record["event"] in ("deleted", "kept"):
             state.pop((kind, label, rid), None)
+            if not record.get("by_label"):
+                state.pop((kind, label, None), None)
+        elif record["event"] == "settled":
             state.pop((kind, label, None), None)
     return list(state.values())

@@ -14,14 +14,22 @@ def take(journey: Journey) -> TakenSnapshot:
     run = journey.run
     machine = journey.machine("it takes a snapshot")
     label = journey.resource_label()
-    # The create is synchronous and may finish on the server after we stopped waiting for it.
-    pending = journey.cleanup.expect(SNAPSHOT, label, f"snapshot labelled {label}", settle=run.timeouts.snapshot)
+    # The create is synchronous and may finish on the server after we stopped waiting for it. It is made on
+    # the machine (over SSH, on the real server): once the machine is gone, no snapshot of it can start.
+    pending = journey.cleanup.expect(SNAPSHOT, label, f"snapshot labelled {label}", settle=run.timeouts.snapshot,
+                                     source=machine.resource)
     asked = Moment.now()
     try:
-        # The server answers when the archive is done: the read timeout is the snapshot's time limit.
+        # The server answers when the archive is done: the read timeout is the snapshot's time limit. The request
+        # goes in a thread of its own, so that a Ctrl-C stops this step but not the request: cleanup, having
+        # deleted the machine first, learns from its answer when the snapshot exists (and deletes it), instead
+        # of watching the label for the snapshot's whole time limit.
         with journey.phase("snapshot") as start, run.progress.waiting("snapshot", run.timeouts.snapshot):
-            body = run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
-                                              timeout=run.clock.wall(run.timeouts.snapshot))
+            answer = journey.cleanup.send(
+                pending, lambda: run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
+                                                            timeout=run.clock.wall(run.timeouts.snapshot)),
+                made=lambda made: made["snapshot_id"])
+            body = answer.result()
     except ApiError as error:
         journey.cleanup.refused(pending)
         # In the server's words, and with the machine's own state (a preempted machine "is not running").

@@ -174,3 +174,31 @@ def test_concurrent_appends_from_processes(path):
         process.join(timeout=30)
         assert process.exitcode == 0
     _check_whole_lines(path, 4, 40)
+
+
+def test_each_entry_is_stamped_when_its_event_happened(path, ledger):
+    ledger.intent(ledger.resource("instance", "lbl"))
+    ledger.created(ledger.resource("instance", "lbl", 7), at=1_700_000_000.1234)
+    ledger.deleted(ledger.resource("instance", "lbl", 7), at=1_700_000_060.5)
+    intent, created, deleted = read_entries(path)
+    assert (created["t"], deleted["t"]) == (1_700_000_000.123, 1_700_000_060.5)
+    assert intent["t"] > deleted["t"]                      # written now, as it happens: before the request leaves
+
+
+def test_found_by_label_leaves_the_intent_open_until_the_label_settles(path, ledger):
+    ledger.intent(ledger.resource("snapshot", "lbl-s"), "s")                 # its create never answered
+    ledger.deleted(ledger.resource("snapshot", "lbl-s", "abc123"), "s", by_label=True)
+    # More may still appear under the label: a kill -9 now must leave it to the sweep, by its label.
+    assert alive(path) == [Entry(Resource("snapshot", None, "lbl-s", TARGET), "run-1", "s")]
+    ledger.settled(ledger.resource("snapshot", "lbl-s"), "s", found=["abc123"])
+    assert alive(path) == []
+    deleted, settled = read_entries(path)[1:]
+    assert (deleted["id"], deleted["by_label"]) == ("abc123", True)
+    assert (settled["event"], settled["id"], settled["found"]) == ("settled", None, ["abc123"])
+
+
+def test_a_deletion_by_id_still_closes_an_intent_by_label(path, ledger):
+    # The sweep finds what an intent's label carries and records it deleted by id: that closes the intent.
+    ledger.intent(ledger.resource("instance", "lbl-lost"), "s")
+    ledger.deleted(ledger.resource("instance", "lbl-lost", 9), "sweep")
+    assert alive(path) == []
