@@ -18,8 +18,29 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+
+def _measure_epoch_offset(tries: int = 5) -> tuple[float, float]:
+    """Epoch seconds at monotonic zero, and how far off that may be (half the width of its bracket).
+
+    The two clocks cannot be read at once: reading the epoch between two monotonic reads brackets the
+    offset by them. A thread preempted between two reads (a loaded machine) would widen that bracket by
+    milliseconds, so the narrowest of a few tries is kept.
+    """
+    best = None
+    for _ in range(tries):
+        before = time.monotonic()
+        epoch = time.time()
+        after = time.monotonic()
+        if best is None or after - before < best[1] - best[0]:
+            best = (before, after, epoch)
+    before, after, epoch = best
+    return epoch - (before + after) / 2, (after - before) / 2
+
+
 #: Epoch seconds at monotonic zero: one offset for the whole process, so converted times agree.
-_EPOCH_AT_MONOTONIC_ZERO = time.time() - time.monotonic()
+#: Times converted with it are off by at most EPOCH_OFFSET_UNCERTAINTY (barring a step of the system
+#: clock during the run); durations need no conversion and carry no such error.
+_EPOCH_AT_MONOTONIC_ZERO, EPOCH_OFFSET_UNCERTAINTY = _measure_epoch_offset()
 
 
 def epoch_of(monotonic_at: float) -> float:

@@ -9,9 +9,11 @@ and missing on the standby is the data lost (RPO).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
+from support.clock import Moment
 from support.models import WORKSPACE, compare, parse_listing
 
 DATA_DIR = '"$WS/dataset"'
@@ -20,19 +22,24 @@ CANARY_DIR = '"$WS/canary"'
 
 @dataclass
 class Written:
-    """Files the suite wrote: hashes, sizes, and when each write began and finished (epoch)."""
+    """Files the suite wrote: hashes, sizes, and when each was made.
+
+    When a file was made is a :class:`Moment` on the suite's monotonic clock: after its command was
+    sent, before the answer came. The failure is dated on the same clock, so the data-loss window is a
+    difference of readings of one clock; epoch time (``time.time()``) would need a conversion whose
+    offset is known only as well as two clock reads taken one after the other, which a loaded machine
+    can set milliseconds apart.
+    """
 
     hashes: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
-    written_at: dict[str, float] = field(default_factory=dict)
-    begun_at: dict[str, float] = field(default_factory=dict)
+    made: dict[str, Moment] = field(default_factory=dict)
 
-    def add(self, hashes: dict[str, str], size: int, at: float, begun: float | None = None) -> None:
+    def add(self, hashes: dict[str, str], size: int, made: Moment) -> None:
         for path, digest in hashes.items():
             self.hashes[path] = digest
             self.sizes[path] = size
-            self.written_at[path] = at
-            self.begun_at[path] = at if begun is None else begun
+            self.made[path] = made
 
 
 def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Written:
@@ -47,25 +54,28 @@ def write_dataset(session, files: int, size_bytes: int, timeout: float) -> Writt
     command = (f"set -e; {WORKSPACE}; mkdir -p {DATA_DIR}; cd {DATA_DIR}; "
                f"head -c {files * size_bytes} /dev/urandom | split -b {size_bytes} -a {width} "
                f"--numeric-suffixes=1 --additional-suffix=.bin - part-; sha256sum part-*.bin")
+    sent = time.monotonic()
     result = session.check(command, timeout=timeout, what="writing the data set")
+    made = Moment.during(sent, time.monotonic())
     hashes = {f"dataset/{path}": digest for path, digest in parse_listing(result.stdout).items()}
     if len(hashes) != files:
         raise AssertionError(f"writing the data set made {len(hashes)} files, not {files}")
     written = Written()
-    written.add(hashes, size_bytes, time.time())
+    written.add(hashes, size_bytes, made)
     return written
 
 
 def write_canary(session, written: Written, index: int, size_bytes: int, timeout: float) -> None:
-    """One canary file, ``canary/c<index>.bin``; its write time is when the command returned (not flushed:
-    see :func:`write_dataset`)."""
+    """One canary file, ``canary/c<index>.bin``, made between the command's sending and its answer (not
+    flushed: see :func:`write_dataset`)."""
     name = f"c{index:04d}.bin"
-    begun = time.time()
+    sent = time.monotonic()
     result = session.check(f"set -e; {WORKSPACE}; mkdir -p {CANARY_DIR}; cd {CANARY_DIR}; "
                            f"head -c {size_bytes} /dev/urandom > {name}; sha256sum {name}",
                            timeout=timeout, what="writing a canary file")
+    made = Moment.during(sent, time.monotonic())
     digest = result.stdout.split()[0]
-    written.add({f"canary/{name}": digest}, size_bytes, time.time(), begun)
+    written.add({f"canary/{name}": digest}, size_bytes, made)
 
 
 #: Every data set and canary file under $WORKSPACE with its sha256, keyed as in :class:`Written`.
@@ -99,12 +109,15 @@ def verify(written: Written, found: dict[str, str], where: str, exclude_prefix: 
 class DataLoss:
     """What a failover lost: the files and bytes written after the last sync, and for how long.
 
-    The moment the last completed sync took its copy is bracketed by the
-    canaries: after the newest one that reached the standby began to be
-    written, before the oldest one that did not was done (or the failure
-    itself, if none was lost).
-    ``rpo_seconds`` is measured from the middle of that bracket, and
-    ``rpo_seconds_min``/``rpo_seconds_max`` from its ends.
+    The window runs from the moment the last completed sync took its copy of the workspace to the
+    failure; both ends are known as brackets (wall seconds of the suite's monotonic clock). The copy
+    came after every file the standby has began to be made (it was there to be copied), and before
+    every canary the standby lacks was done and before the GPU was seen failed (a stopped GPU is not
+    copied); the failure lies within the bracket of the wait that saw it.
+    ``rpo_seconds`` is the window between the middles of the two brackets;
+    ``rpo_seconds_min``/``rpo_seconds_max`` are the shortest and longest windows both brackets allow,
+    so the true window lies between them. None: no canary was written, or nothing written reached the
+    standby (then the copy has no lower bound and the window no upper one).
     """
 
     lost_files: list[str]
@@ -113,20 +126,42 @@ class DataLoss:
     rpo_seconds_min: float | None = None
     rpo_seconds_max: float | None = None
 
+    def rounded_range(self, digits: int = 3) -> list[float] | None:
+        """``[min, max]`` rounded outwards (down, up) to ``digits`` decimals: rounded to nearest, either end
+        could move inwards past the true window."""
+        if self.rpo_seconds_min is None or self.rpo_seconds_max is None:
+            return None
+        scale = 10 ** digits
+        return [math.floor(self.rpo_seconds_min * scale) / scale, math.ceil(self.rpo_seconds_max * scale) / scale]
 
-def measure_loss(written: Written, found: dict[str, str], failed_at: float) -> DataLoss:
-    """Compare what was written with what the standby has."""
+
+def copy_bracket(written: Written, lost: set[str], failed: Moment) -> Moment | None:
+    """When the last completed sync took its copy, as the written files bound it (None: no lower bound).
+
+    Lower bound: the latest start among the files the standby has, canaries and data set alike (the data
+    set alone bounds it when no canary made it, e.g. a sync that took its copy before the first canary).
+    Upper bound: the earliest end among the canaries it lacks (one ending before that lower bound would
+    contradict it: a canary damaged on the standby, not one made too late, so it bounds nothing), and
+    the failure's latest moment.
+    """
+    kept = [written.made[p].earliest for p in written.hashes if p not in lost]
+    if not kept:
+        return None
+    earliest = max(kept)
+    missing = [written.made[p].latest for p in written.hashes if p.startswith("canary/") and p in lost]
+    latest = min([t for t in missing if t >= earliest] + [failed.latest])
+    return Moment(earliest, max(earliest, latest))
+
+
+def measure_loss(written: Written, found: dict[str, str], failed: Moment) -> DataLoss:
+    """Compare what was written with what the standby has; ``failed`` is when the GPU was seen failed,
+    on the clock of :attr:`Written.made`."""
     lost = sorted(p for p, digest in written.hashes.items() if found.get(p) != digest)
     lost_bytes = sum(written.sizes[p] for p in lost)
-    canaries = [p for p in written.hashes if p.startswith("canary/")]
-    if not canaries:
+    if not any(p.startswith("canary/") for p in written.hashes):
         return DataLoss(lost, lost_bytes, None)
-    # A canary that reached the standby began before the copy was taken; one that did not ended after.
-    kept = [written.begun_at[p] for p in canaries if p not in lost]
-    missing = [written.written_at[p] for p in canaries if p in lost]
-    earliest = max(kept) if kept else min(written.begun_at[p] for p in canaries)
-    latest = min((t for t in missing if t >= earliest), default=failed_at)
-    latest = min(latest, failed_at)
-    middle = (earliest + latest) / 2
-    return DataLoss(lost, lost_bytes, max(0.0, failed_at - middle), max(0.0, failed_at - latest),
-                    max(0.0, failed_at - earliest))
+    copy = copy_bracket(written, set(lost), failed)
+    if copy is None:
+        return DataLoss(lost, lost_bytes, None)
+    return DataLoss(lost, lost_bytes, max(0.0, failed.at - copy.at), max(0.0, failed.earliest - copy.latest),
+                    max(0.0, failed.latest - copy.earliest))
