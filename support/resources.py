@@ -151,10 +151,19 @@ class SnapshotKind:
         # There is no GET of one snapshot: a listing that answered 200 without it is the proof, and so is
         # the server saying it has no repository to keep any snapshot in.
         live, _ = list_or_none(self, client)
-        return all(item.id != resource_id for item in live)
+        return not any(same_snapshot(item.id, resource_id) for item in live)
 
     def none_can_exist(self, error: BaseException) -> str | None:
         return NO_SNAPSHOT_REPOSITORY if no_snapshot_repository(error) else None
+
+
+def same_snapshot(one: str, other: str) -> bool:
+    """Whether two ids name one snapshot: the real server's create answers an 8-character id, its listing
+    the full one (restic's short id is the full id's start)."""
+    if one == other:
+        return True
+    shorter, longer = sorted((str(one), str(other)), key=len)
+    return len(shorter) >= 8 and longer.startswith(shorter)
 
 
 def kinds(provider=None) -> dict[str, Kind]:

@@ -6,7 +6,7 @@ from support import instances, models
 from support.clock import Moment
 from support.errors import ApiError
 from support.journey import Journey, TakenSnapshot
-from support.resources import SNAPSHOT
+from support.resources import SNAPSHOT, same_snapshot
 
 
 def take(journey: Journey) -> TakenSnapshot:
@@ -48,7 +48,7 @@ def take(journey: Journey) -> TakenSnapshot:
 def find(journey: Journey, snapshot_id: str) -> dict | None:
     """The snapshot as listed (there is no GET by id), or None."""
     for snapshot in journey.run.client.list_snapshots():
-        if snapshot.get("id") == snapshot_id or snapshot.get("short_id") == snapshot_id[:8]:
+        if same_snapshot(str(snapshot.get("id")), snapshot_id):
             return snapshot
     return None
 

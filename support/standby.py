@@ -64,7 +64,7 @@ def create_with_standby(journey: Journey) -> Machine:
     label = journey.resource_label()
     pending = journey.cleanup.expect(STANDBY, label, f"CPU standby labelled {label}", settle=0.0)
     machine = instances.create(journey, skip_standby=False)
-    # Tracked after the instance, so deleted before it.
+    # Its GPU's delete (destroy_standby) takes it too: cleanup deletes the GPU first, then proves the standby gone.
     resource = journey.cleanup.identified(pending, machine.resource.id, f"CPU standby of instance {machine.id}")
     standby = StandbyRun(resource)
     journey.paired(standby)

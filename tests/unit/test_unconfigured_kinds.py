@@ -193,3 +193,19 @@ def test_a_failing_snapshot_listing_still_makes_the_leak_check_incomplete(tmp_pa
     check = leak_check_with(tmp_path, failure)
     assert not check.complete and check.absent == {}
     assert check.problems() == [f"leak check incomplete: could not list snapshot ({failure})"]
+
+
+def test_a_snapshot_known_by_the_creates_short_id_is_found_by_its_full_id():
+    """The real server's create answers restic's 8-character id; its listing holds the full one."""
+    from support.resources import SnapshotKind, same_snapshot
+
+    full = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    assert same_snapshot(full, "a1b2c3d4") and same_snapshot("a1b2c3d4", full) and same_snapshot(full, full)
+    assert not same_snapshot(full, "a1b2c3d5") and not same_snapshot(full, "a1b2")     # too short to tell
+
+    class Listing:
+        def list_snapshots(self):
+            return [{"id": full, "tags": []}]
+
+    assert SnapshotKind().is_gone(Listing(), "a1b2c3d4") is False
+    assert SnapshotKind().is_gone(Listing(), "ffffffff") is True
