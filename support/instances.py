@@ -86,7 +86,8 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     journey.record("create", start, start.since_now())
     view = created.instance
     resource = journey.cleanup.identified(pending, view["id"], f"{view.get('gpu_name')} instance {view['id']}",
-                                          gpu_name=view.get("gpu_name"), dph_total=view.get("dph_total"))
+                                          at=created.made.epoch, gpu_name=view.get("gpu_name"),
+                                          dph_total=view.get("dph_total"))
     # The instance bills from when the server took the request that made it.
     journey.machine_started(resource, {**offer, **view}, created.made)
     machine = Machine(resource, view, offer, made=created.made, boot=created.made)
