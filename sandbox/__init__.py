@@ -140,7 +140,7 @@ class AdminClient:
 
     def settings(self, **changes: Any) -> Dict[str, Any]:
         """Change settings while the sandbox runs: provider_rate_limit ("0.2/5" or "off"),
-        provider_retry_delay, create_stall (nominal seconds), unconfigured (list), register."""
+        provider_retry_delay, create_stall ("ssh" or nominal seconds), unconfigured (list), register."""
         return self._call("PUT", "/settings", json=changes)
 
     def set_rate_limit(self, rate: Any = ..., burst: Optional[int] = None,
@@ -255,13 +255,15 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
           start_balance: Optional[float] = None, extra_args: Iterable[str] = (),
           env: Optional[Mapping[str, str]] = None, timeout: float = 30,
           die_with_parent: bool = True, profile: Optional[str] = None, provider_rate_limit: Any = None,
-          create_stall: Optional[float] = None) -> Sandbox:
+          create_stall: Union[str, float, None] = None) -> Sandbox:
     """Start `python -m sandbox` in its own process group and wait until it serves.
 
     profile: None (the default profile) or "real" (nothing a client sees says sandbox; the
     admin API still works).
     provider_rate_limit: None (server default), "off"/False, "INTERVAL/BURST" or (interval, burst).
-    create_stall: nominal seconds the server stalls after each create (0 = off, not real).
+    create_stall: how long the server stalls after each create: "ssh" (the default: until the new
+    machine's SSH answers, at most 120 nominal seconds, plus the server's setup), or fixed nominal
+    seconds (not real; 0 = off).
     rate_limit: Dumont's own limiter (not real): None (server default: off), "off"/False/0,
     "RATE/BURST" or (rate, burst).
     die_with_parent: on Linux the sandbox gets SIGTERM when this process dies, even by
@@ -287,7 +289,8 @@ def start(data_dir: Union[str, Path, None] = None, port: int = 0, time_scale: fl
     if provider_rate_limit is not None:
         argv += ["--provider-rate-limit", _rate_limit_arg(provider_rate_limit)]
     if create_stall is not None:
-        argv += ["--create-stall", repr(float(create_stall))]
+        stall = str(create_stall) if isinstance(create_stall, str) else repr(float(create_stall))
+        argv += ["--create-stall", stall]
     argv += [str(a) for a in extra_args]
     full_env = dict(os.environ)
     full_env.update(env or {})

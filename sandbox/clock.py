@@ -24,6 +24,12 @@ DEFAULT_TIMINGS: Dict[str, Any] = {
     "restore_base": 5,                # restore: base seconds
     "restore_per_gb": 20,             # + seconds per nominal GB restored
     "model_mb_per_s": 200,            # model mirror bandwidth, nominal MB/s
+    # The real server's machine setup after each create, during which its whole loop is blocked
+    # (--create-stall ssh): it tries the new machine's SSH every `create_ssh_interval` s for up to
+    # `create_ssh_wait` s, then, once SSH answered, runs its setup over SSH for `create_setup` s.
+    "create_ssh_wait": 120,
+    "create_ssh_interval": 10,
+    "create_setup": [8, 15, 10],
 }
 
 

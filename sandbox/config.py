@@ -11,7 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8766
@@ -30,8 +30,11 @@ DEFAULT_PROVIDER_INTERVAL = 0.2
 DEFAULT_PROVIDER_BURST = 5
 # The real server retries a failing provider call 3 times, 2 + 4 + 8 s apart, before it answers.
 DEFAULT_PROVIDER_RETRY_DELAY = 14.0
-# After every create the real server blocks its event loop (synchronous machine setup): ~115 s seen.
-DEFAULT_CREATE_STALL = 110.0
+# After every create the real server blocks its event loop while it sets the new machine up: it tries the
+# machine's SSH (every 10 s, for up to 120 s), then, once SSH answered, runs its setup over SSH (~10 s).
+# "ssh" follows the machine's SSH that way; a number is a fixed stall (not real), 0 none (not real).
+CREATE_STALL_SSH = "ssh"
+DEFAULT_CREATE_STALL: Union[str, float] = CREATE_STALL_SSH
 # Settings the real server may lack; each makes some routes answer an error (README, "Prerequisites").
 UNCONFIGURABLE = ("server-provider-key", "restic", "gcp")
 REGISTER_MODES = ("500", "ok")
@@ -52,7 +55,7 @@ class Config:
     provider_interval: Optional[float] = DEFAULT_PROVIDER_INTERVAL   # None = provider limiter off (not real)
     provider_burst: int = DEFAULT_PROVIDER_BURST
     provider_retry_delay: float = DEFAULT_PROVIDER_RETRY_DELAY        # nominal seconds
-    create_stall: float = DEFAULT_CREATE_STALL                        # nominal seconds; 0 = off (not real)
+    create_stall: Union[str, float] = DEFAULT_CREATE_STALL            # "ssh", or fixed nominal s (not real); 0 = off
     unconfigured: List[str] = field(default_factory=list)             # subset of UNCONFIGURABLE
     register: str = "500"                                             # "ok" = registration works (not real)
     start_balance: float = DEFAULT_START_BALANCE
@@ -105,6 +108,21 @@ def parse_provider_rate_limit(text: str):
     return interval, burst
 
 
+def parse_create_stall(value: Any) -> Union[str, float]:
+    """"ssh" (the real server's stall, following the new machine's SSH) or fixed nominal seconds >= 0."""
+    if isinstance(value, str) and value.strip().lower() == CREATE_STALL_SSH:
+        return CREATE_STALL_SSH
+    if isinstance(value, bool):
+        raise ValueError("'ssh' or nominal seconds >= 0")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("'ssh' or nominal seconds >= 0") from None
+    if not 0 <= seconds < float("inf"):     # also refuses NaN
+        raise ValueError("'ssh' or nominal seconds >= 0")
+    return seconds
+
+
 def parse_unconfigured(text: str) -> List[str]:
     items = [x.strip().lower() for x in str(text).split(",") if x.strip()]
     if items in (["none"], ["off"]):
@@ -143,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider-retry-delay", type=float,
                    help="nominal seconds the server spends retrying a failing provider call before it "
                         f"answers (default {DEFAULT_PROVIDER_RETRY_DELAY:g})")
-    p.add_argument("--create-stall", type=float,
-                   help="nominal seconds the whole server stops answering after each create "
-                        f"(default {DEFAULT_CREATE_STALL:g}; 0 = off, not real)")
+    p.add_argument("--create-stall",
+                   help="how long the whole server stops answering after each create: 'ssh' (default: until "
+                        "the new machine's SSH answers, at most 120 nominal s, plus the server's setup), or fixed "
+                        "nominal seconds (not real; 0 = off)")
     p.add_argument("--unconfigured",
                    help=f"comma list of settings the server lacks: {', '.join(UNCONFIGURABLE)} (default none)")
     p.add_argument("--register", choices=REGISTER_MODES,
@@ -233,9 +252,12 @@ def load_config(argv: Optional[Sequence[str]] = None) -> Config:
     v = pick("provider_retry_delay", "provider_retry_delay", float)
     if v is not None:
         cfg.provider_retry_delay = v
-    v = pick("create_stall", "create_stall", float)
+    v = pick("create_stall", "create_stall")
     if v is not None:
-        cfg.create_stall = v
+        try:
+            cfg.create_stall = parse_create_stall(v)
+        except ValueError as exc:
+            raise SystemExit(f"bad --create-stall {v!r}: {exc}")
     v = pick("unconfigured", "unconfigured")
     if v is not None:
         try:
@@ -282,8 +304,8 @@ def load_config(argv: Optional[Sequence[str]] = None) -> Config:
         cfg.log_level = v
     if cfg.time_scale <= 0 or cfg.size_scale <= 0:
         raise SystemExit("--time-scale and --size-scale must be > 0")
-    if cfg.provider_retry_delay < 0 or cfg.create_stall < 0:
-        raise SystemExit("--provider-retry-delay and --create-stall must be >= 0")
+    if cfg.provider_retry_delay < 0:
+        raise SystemExit("--provider-retry-delay must be >= 0")
     if cfg.ssh_ready_delay is not None:
         cfg.timings.setdefault("ssh_ready", cfg.ssh_ready_delay)
     return cfg

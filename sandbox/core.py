@@ -13,7 +13,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from . import reaper
 from .clock import Clock, Timings
@@ -21,6 +21,7 @@ from .cloud.accounts import Accounts
 from .cloud.backups import Backups
 from .cloud.billing import Billing
 from .cloud.events import EventLog
+from .cloud.gpu_standin import GpuStandins
 from .cloud.instances import Instances
 from .cloud.lifecycle import Lifecycle
 from .cloud.machines import MachineFactory, load_or_create_host_key
@@ -28,13 +29,14 @@ from .cloud.model_mirror import ModelMirror
 from .cloud.offers import Offers
 from .cloud.ports import PortAllocator
 from .cloud.provider import Provider, ProviderLimiter
+from .cloud.resource import host
 from .cloud.snapshots import Snapshots
 from .cloud.store import Store
-from .config import DEFAULT_ACCOUNT, Config
+from .config import CREATE_STALL_SSH, DEFAULT_ACCOUNT, Config
 from .faults import Faults
 from .standby.service import StandbyService
 from .web.ratelimit import RateLimiter
-from .web.stall import ServerStall
+from .web.stall import ServerStall, SetupProbe
 
 log = logging.getLogger("sandbox")
 VERSION = "3.0.0"
@@ -66,8 +68,11 @@ class Core:
         machine_env = {reaper.MARKER: reaper.sandbox_id(cfg.data_dir)}
         if not self.real:   # the real profile does not advertise the mirror
             machine_env["DUMONT_MODEL_MIRROR"] = self.model_mirror_url
+        # Every instance gets a stand-in GPU (nvidia-smi, and torch/transformers on its PYTHONPATH).
+        self.gpus = GpuStandins(cfg.data_dir, self.faults, self.events, cfg.time_scale, cfg.size_scale)
+        machine_env["PYTHONPATH"] = self.gpus.python_path
         factory = MachineFactory(machines_dir, cfg.host, load_or_create_host_key(cfg.data_dir / "ssh_host_ed25519_key"),
-                                 machine_env, path_prefix=str(self.bin_dir))
+                                 machine_env, path_prefix=str(self.bin_dir), prepare=self.gpus.prepare)
         self.lifecycle = Lifecycle(store=self.store, clock=self.clock, timings=self.timings, billing=self.billing,
                                    faults=self.faults, events=self.events, ports=PortAllocator(cfg.host),
                                    factory=factory)
@@ -104,6 +109,7 @@ class Core:
                       f"SANDBOX_HF_MIRROR={shlex.quote(self.model_mirror_url)} "
                       f"exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} \"$@\"\n")
         os.chmod(hf, 0o755)
+        self.gpus.install(self.bin_dir)
 
     def unconfigured(self, setting: str, account: Any = None) -> bool:
         """Does the server lack this setting (--unconfigured, or an `unconfigured` fault)?
@@ -117,6 +123,27 @@ class Core:
             has_own = bool(account and self.accounts.provider_key(account))
             return not has_own and self.unconfigured("server-provider-key")
         return setting in self.cfg.unconfigured or self.faults.unconfigured(setting, account) is not None
+
+    def stall_after_create(self, instance_id: Optional[int]) -> None:
+        """After a create's 201 the real server sets the new machine up on its own event loop, so
+        it answers nothing meanwhile: until the machine's SSH answers (or it gives up), plus its
+        setup (--create-stall ssh). A number is a fixed stall instead (not real), 0 none."""
+        detail = {"instance_id": instance_id}
+        if self.cfg.create_stall != CREATE_STALL_SSH:
+            self.stall.hold(float(self.cfg.create_stall), "create", detail)
+            return
+        res = self.lifecycle.get(instance_id) if instance_id is not None else None
+        subject = host(res) if res is not None else None
+        # Drawn now, one per create, from the offer's own stream: the same seed gives the same setups.
+        setup_s = self.timings.draw("create_setup", subject)
+
+        def ssh_answers() -> bool:
+            live = self.lifecycle.get(instance_id) if instance_id is not None else None
+            return live is not None and live.machine.ssh_up
+
+        probe = SetupProbe(ssh_answers=ssh_answers, wait_s=self.timings.draw("create_ssh_wait", subject),
+                           interval_s=self.timings.draw("create_ssh_interval", subject), setup_s=setup_s)
+        self.stall.hold_for_setup(probe, detail)
 
     # -- lifecycle ----------------------------------------------------------------------
     async def startup(self) -> None:
@@ -137,6 +164,7 @@ class Core:
         self.standby.start()
 
     async def shutdown(self) -> None:
+        self.stall.shutdown()
         try:
             self.standby.shutdown()
         except Exception:

@@ -19,6 +19,10 @@ KINDS = {
     "ssh_refuse", "snapshot_fail", "sync_stall", "sync_slow", "offer_vanish", "provider_error", "unconfigured",
     "price_change",
 }
+KINDS.add("restore_nothing")   # a restore that restores nothing, answered success (restic failed)
+KINDS.add("gpu_fault")         # the next N instances' stand-in GPU is broken (cloud/gpu_standin.py)
+GPU_CONDITIONS = ("missing", "cuda_broken", "slow", "wrong_model", "mute")
+GPU_TOOLS = ("nvidia-smi", "torch", "transformers")
 PERSISTENT_KINDS = {"offer_vanish", "sync_stall", "sync_slow", "unconfigured", "price_change"}
 REQUEST_KINDS = {"http_error", "rate_limit", "lost_response", "connection_drop", "provider_error"}
 MATCH_KEYS = ("instance_id", "gpu_id", "offer_id")
@@ -141,6 +145,13 @@ def validate(spec: Any) -> Dict[str, Any]:
             raise FaultError("gpu_name must be a string")
     if kind == "sync_slow" and not isinstance(spec.get("factor"), (int, float)):
         raise FaultError("sync_slow needs a numeric factor")
+    if kind == "gpu_fault":
+        if spec.get("condition") not in GPU_CONDITIONS:
+            raise FaultError(f"gpu_fault needs a condition: one of {', '.join(GPU_CONDITIONS)}")
+        what = spec.get("what", "torch")
+        tools = [what] if isinstance(what, str) else what
+        if not isinstance(tools, list) or not tools or not set(tools) <= set(GPU_TOOLS):
+            raise FaultError(f"gpu_fault 'what' names what is missing, among {', '.join(GPU_TOOLS)}")
     for key in MATCH_KEYS:
         if spec.get(key) is not None and (not isinstance(spec[key], int) or isinstance(spec[key], bool)):
             raise FaultError(f"{key} must be an integer")

@@ -56,7 +56,7 @@ async def serve(cfg: Config) -> None:
     app = create_app(core)
     gateway = Gateway(app, accounts=core.accounts, faults=core.faults, limiter=core.ratelimit,
                       request_log=core.store.add_request, stall=core.stall,
-                      create_stall=lambda: core.cfg.create_stall)
+                      after_create=core.stall_after_create)
     config = uvicorn.Config(gateway, http="h11", lifespan="off", log_level=cfg.log_level,
                             access_log=False, timeout_graceful_shutdown=3, timeout_keep_alive=30,
                             ws="none")

@@ -2,7 +2,8 @@
 
 Create is synchronous (answers when done) and takes snapshot_base + snapshot_per_gb x nominal GB
 (nominal bytes = real bytes x size_scale), divided by the time scale; restore likewise with the
-restore_* timings. Archiving runs in a worker thread while the scaled duration elapses.
+restore_* timings. Archiving runs in a worker thread while the scaled duration elapses. A restore
+puts the files back where they were taken from and is answered as the real server answers it.
 """
 from __future__ import annotations
 
@@ -38,10 +39,12 @@ class SnapshotResult:
 
 @dataclass(frozen=True)
 class RestoreResult:
+    """A restore as the real server answers it (see Snapshots.restore)."""
+
     snapshot_id: str
-    target_path: str
-    files_restored: int
-    errors: List[str]
+    target_path: str          # as asked; never where the files went
+    files_restored: int       # restic's output lines that say "restoring": 0 or 1
+    errors: List[str]         # its lines that say "error"
 
 
 class Snapshots:
@@ -133,38 +136,64 @@ class Snapshots:
 
     async def restore(self, account: str, sid: str, res: Resource, target_path: Optional[str] = "/workspace",
                       verify: bool = False) -> RestoreResult:
-        snap = self.get(account, sid)
-        if snap is None:
-            raise ApiError(404, f"Snapshot {sid} not found")
+        """Restore as the real server does: restic, run on the instance over SSH, restores the
+        snapshot to the paths it was taken from (`--target /`), so `target_path` is only echoed.
+        The answer is a success whatever happened (docs/dumont-api.md, "Past SSH"): the server
+        counts restic's output lines that say "restoring" (one, once restic starts) and those that
+        say "error". When nothing could be restored (an unknown snapshot, SSH that does not
+        answer, the restore_nothing fault) restic prints neither, so files_restored is 0 and
+        errors is empty; the ground truth (restore_failed) says what happened."""
         self._running(res)
         target_path = target_path or "/workspace"
-        try:
-            dst = map_path(res.machine.root, target_path)
-        except ValueError as exc:
-            raise ApiError(400, f"Invalid target_path: {exc}")
         t0 = self.clock.now()
         self.events.record("snapshot", sid, "restore_started", None, None,
                            {"instance_id": res.id, "target_path": target_path}, t=t0)
+        snap = self.get(account, sid)
+        fault = None
+        if snap is None:
+            reason = "snapshot not found in the repository"
+        elif not res.machine.ssh_up:
+            reason = "the instance's SSH did not answer"
+        else:
+            fault = self.faults.take("restore_nothing", instance_id=res.id)
+            reason = "restic failed: unknown flag: --no-owner (restore_nothing fault)" if fault else ""
+        if reason:
+            self.events.record("snapshot", sid, "restore_failed", None, None,
+                               {"instance_id": res.id, "error": reason, "restored": False, "files_written": 0,
+                                "fault": fault.id if fault else None, "answered": "success"})
+            return RestoreResult(snapshot_id=sid, target_path=target_path, files_restored=0, errors=[])
+        assert snap is not None
         nominal = (self.timings.draw("restore_base", host(res))
                    + self.timings.value("restore_per_gb") * self._nominal_gb(snap.bytes))
         try:
+            dst = map_path(res.machine.root, snap.source_path)
             work = asyncio.ensure_future(asyncio.to_thread(extract_archive, Path(snap.archive), dst))
             await asyncio.gather(work, asyncio.sleep(self.clock.wall(nominal)))
-            restored = work.result()
-            errors = await asyncio.to_thread(verify_tree, dst, snap.files) if verify else []
+            written = work.result()
+            mismatches = await asyncio.to_thread(verify_tree, dst, snap.files) if verify else []
         except Exception as exc:
+            # restic had said "restoring ..." before it failed; its failure is an "error" line.
             self.events.record("snapshot", sid, "restore_failed", None, None,
-                               {"instance_id": res.id, "error": str(exc)})
-            raise ApiError(500, f"Failed to restore snapshot {sid}: {exc}")
+                               {"instance_id": res.id, "error": str(exc), "restored": False, "answered": "success"})
+            return RestoreResult(snapshot_id=sid, target_path=target_path, files_restored=1,
+                                 errors=[f"error: {exc}"])
+        errors = [f"error: verify {m}" for m in mismatches]
         self.events.record("snapshot", sid, "restore_completed", None, None,
-                           {"instance_id": res.id, "files_restored": restored, "errors": errors,
+                           {"instance_id": res.id, "files_restored": 1, "files_written": written,
+                            "restored_to": snap.source_path, "target_path": target_path, "errors": errors,
                             "duration_s": self.clock.now() - t0, "nominal_s": nominal})
-        return RestoreResult(snapshot_id=sid, target_path=target_path, files_restored=restored, errors=errors)
+        return RestoreResult(snapshot_id=sid, target_path=target_path, files_restored=1, errors=errors)
 
     def delete(self, account: str, sid: str) -> None:
-        snap = self.get(account, sid)
-        if snap is None:
+        """restic forget: an unknown id fails (500); one already forgotten succeeds again (200, as
+        the real server answered: docs/dumont-api.md, "Past SSH")."""
+        snap = self.store.snapshot(sid)
+        if snap is None or snap.account != account:
             raise ApiError(500, f"Failed to delete snapshot {sid}")
+        if not snap.alive:
+            self.events.record("snapshot", sid, "snapshot_delete_repeated", None, None,
+                               {"instance_id": snap.instance_id, "deleted_at": snap.deleted_at})
+            return
         t = self.clock.now()
         Path(snap.archive).unlink(missing_ok=True)
         with self.store.tx():

@@ -8,13 +8,13 @@ from . import provider_api
 from .admin import faults, ground_truth, machines, model_mirror, settings
 from .context import require_admin
 from .errors import install_error_handlers
-from .routes import auth, balance, health, instances, offers, snapshots, standby
+from .routes import auth, balance, failover, health, instances, offers, snapshots, standby
 
 API_PREFIXES = ("/api/v1", "/api")
 # Order matters where paths overlap: /instances/offers and /instances/balance come before
 # /instances/{instance_id}.
 API_ROUTERS = (auth.router, offers.router, balance.router, instances.router, snapshots.router,
-               standby.router)
+               standby.router, failover.router)
 ADMIN_ROUTERS = (ground_truth.router, faults.router, machines.router, settings.router, standby.admin_router)
 
 

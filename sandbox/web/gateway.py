@@ -1,7 +1,8 @@
 """The outermost ASGI callable handed to uvicorn.
 
 - A server stall (stall.py) holds every request to the real server's routes before it is
-  handled and every answer before it is sent; after a create's 201 the gateway starts one.
+  handled and every answer before it is sent; after a create's 201 the gateway tells
+  `after_create`, which starts the one of the server's machine setup.
 - Before FastAPI sees an /api request it answers request faults (http_error, rate_limit
   storms, connection_drop) and Dumont's own rate limiting (not real, off by default), and arms
   a lost_response fault. Requests to the provider's API (/_provider) only meet the faults that
@@ -76,14 +77,14 @@ def _is_create(method: str, path: str) -> bool:
 class Gateway:
     def __init__(self, app, *, accounts: Accounts, faults: Faults, limiter: Limiter,
                  request_log: Callable[[RequestRecord], None], stall: ServerStall,
-                 create_stall: Callable[[], float]):
+                 after_create: Callable[[Optional[int]], None]):
         self.app = app
         self.accounts = accounts
         self.faults = faults
         self.limiter = limiter
         self.request_log = request_log
         self.stall = stall
-        self.create_stall = create_stall     # nominal seconds of the stall after a create, now
+        self.after_create = after_create     # starts the stall of the server's setup of a new machine
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -126,7 +127,10 @@ class Gateway:
             await asyncio.sleep(0)
         if status == 201 and _is_create(method, path):
             # The real server's machine setup runs after the answer and blocks its whole loop.
-            self.stall.hold(self.create_stall(), "create", {"instance_id": scope.get(CREATED_SCOPE_KEY)})
+            try:
+                self.after_create(scope.get(CREATED_SCOPE_KEY))
+            except Exception:
+                log.exception("the stall after create failed to start")
         if not path.startswith("/_sandbox"):
             fault = f"lost_response:{lost.id}" if lost is not None else scope.get(FAULT_SCOPE_KEY)
             self._log(t0, method, path, status, scope.get(ACCOUNT_SCOPE_KEY, account), fault, stalled[0],

@@ -8,7 +8,6 @@ create -> 500 "Failed to create instance: ...", /balance -> zeros, and so on.
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Optional
 
 from fastapi import Request
@@ -60,5 +59,5 @@ async def provider_call(request: Request, endpoint: str, url: str, identity: Opt
     stall = core.stall.hold(failure.nominal_delay, "provider_retries",
                             {"endpoint": endpoint, "error": failure.kind, "account": who, "source": failure.source})
     if stall is not None:
-        await asyncio.sleep(max(0.0, stall.end - core.clock.now()))
+        await core.stall.finished(stall)     # queued behind a create's setup, it ends after that
     return failure

@@ -35,13 +35,14 @@ def test_snapshot_round_trip_byte_for_byte(sb, api, key):
     assert entry["paths"] == ["/workspace"] and entry["time"] and entry["hostname"]
     # restore onto a new instance, the "real" way: create, wait running, restore into it
     dst = api.create_running(key, label="snap-dst")
+    wait_ssh(dst["ssh_port"], key)          # the server runs restic on the instance over SSH
     r = api.post("/snapshots/restore", params={"instance_id": dst["id"]},
                  json={"snapshot_id": snap["snapshot_id"], "verify": True}, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["success"] is True and body["files_restored"] == 3 and body["errors"] == []
+    # as the real server counts: one "restoring" line of restic's output (test_past_ssh_facts.py)
+    assert body["success"] is True and body["files_restored"] == 1 and body["errors"] == []
     assert body["target_path"] == "/workspace"
-    wait_ssh(dst["ssh_port"], key)
     assert tree_hashes(dst["ssh_port"], key) == before
     # archive on disk is a real tar.gz; ground truth knows the snapshot
     res = [x for x in sb.admin.resources(kind="snapshot") if x["id"] == snap["snapshot_id"]][0]
@@ -78,14 +79,14 @@ def test_snapshot_errors(sb, api, key):
     r = api.post("/snapshots", json={"instance_id": live["id"], "source_path": "/workspace/missing"})
     assert r.status_code == 500 and r.json()["error"].startswith("Failed to create snapshot")
     r = api.post("/snapshots/restore", params={"instance_id": live["id"]}, json={"snapshot_id": "deadbeef"})
-    assert r.status_code == 404
+    assert r.status_code == 200 and r.json()["files_restored"] == 0, "a success that restored nothing"
     # delete unknown -> 500 quirk; delete known -> 200, then gone from the list
     r = api.delete("/snapshots/deadbeef")
     assert r.status_code == 500 and r.json() == {"error": "Failed to delete snapshot deadbeef"}
     sid = api.post("/snapshots", json={"instance_id": live["id"]}).json()["snapshot_id"]
     assert api.delete(f"/snapshots/{sid}").json()["success"] is True
     assert sid not in [s["id"] for s in api.get("/snapshots").json()["snapshots"]]
-    assert api.delete(f"/snapshots/{sid}").status_code == 500
+    assert api.delete(f"/snapshots/{sid}").status_code == 200, "deleting it again: 200, as the real server"
     # restore onto a stopped instance is refused
     api.post(f"/instances/{live['id']}/pause")
     api.wait_status(live["id"], "stopped")

@@ -9,7 +9,13 @@ import asyncssh
 from fastapi import APIRouter, Request
 
 from ...cloud.errors import ApiError
-from ...config import RATE_LIMIT_MODES, REGISTER_MODES, parse_provider_rate_limit, parse_unconfigured
+from ...config import (
+    RATE_LIMIT_MODES,
+    REGISTER_MODES,
+    parse_create_stall,
+    parse_provider_rate_limit,
+    parse_unconfigured,
+)
 from ..context import core_of, json_object
 
 router = APIRouter()
@@ -118,7 +124,7 @@ def _seconds(body: Dict[str, Any], name: str) -> float:
 @router.put("/settings")
 async def set_settings(request: Request):
     """Any of: provider_rate_limit ("INTERVAL/BURST" or "off"), provider_retry_delay,
-    create_stall (nominal seconds), unconfigured (list or comma list), register ("500"|"ok")."""
+    create_stall ("ssh" or nominal seconds), unconfigured (list or comma list), register ("500"|"ok")."""
     core = core_of(request)
     body = await json_object(request)
     unknown = set(body) - {"provider_rate_limit", "provider_retry_delay", "create_stall", "unconfigured", "register"}
@@ -133,7 +139,10 @@ async def set_settings(request: Request):
     if "provider_retry_delay" in body:
         core.provider.retry_delay = _seconds(body, "provider_retry_delay")
     if "create_stall" in body:
-        core.cfg.create_stall = _seconds(body, "create_stall")
+        try:
+            core.cfg.create_stall = parse_create_stall(body["create_stall"])
+        except ValueError as exc:
+            raise ApiError(400, f"create_stall: {exc}")
     if "unconfigured" in body:
         raw = body["unconfigured"]
         try:
