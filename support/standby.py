@@ -47,6 +47,10 @@ def configure(journey: Journey, auto_failover: bool, auto_recovery: bool = False
     The status ``config`` has no ``enabled`` field and ``configure`` defaults it to true, so the
     restore sends ``enabled`` explicitly, as the status's ``auto_standby_enabled`` had it.
     """
+    if not journey.run.target.is_sandbox:
+        # Every failover journey ends with a failback (and one asks for the failover): stubs on the real server,
+        # so it cannot pass there. Said now, before the account's settings change and anything is rented.
+        raise AssertionError(STUB_MESSAGE.format(route="failback", what="a failover and its failback"))
     client = journey.run.client
     status = client.standby_status()
     previous = {**(status.get("config") or {}), "enabled": bool(status.get("auto_standby_enabled"))}

@@ -109,9 +109,12 @@ def test_the_stubbed_failover_route_fails_saying_so_and_leaves_nothing(tmp_path,
                         extra_env=real_env(real_looking, tmp_path))
     assert result.returncode != 0
     [journey] = result.metrics["journeys"]
-    assert "POST /instances/{id}/failover is still a stub" in journey["error_message"], journey["error_message"]
+    assert "POST /instances/{id}/failback is still a stub" in journey["error_message"], journey["error_message"]
     assert alive(real_looking, result.label) == []
-    # The account's standby settings were put back as they were (off), with "enabled" sent explicitly.
+    # Said before renting: nothing was ever created, and the standby settings were never touched.
+    assert real_looking.admin.resources(kind="instance") == []
+    assert not [r for r in real_looking.admin.requests_log() if r["path"] == "/api/v1/standby/configure"]
+    # And they are still off.
     token = requests.post(f"{real_looking.url}/api/v1/auth/login", timeout=10,
                           json={"email": "test@test.com", "password": "test123"}).json()["token"]
     status = requests.get(f"{real_looking.url}/api/v1/standby/status", timeout=10,
