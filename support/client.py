@@ -85,6 +85,11 @@ class CallLog:
         with self._lock:
             self.calls.append(record)
 
+    def answered_since(self, moment: float) -> bool:
+        """Whether a request sent at or after ``moment`` (monotonic) got an answer: the server was free then."""
+        with self._lock:
+            return any(answered and sent >= moment for call in self.calls for sent, _, answered in call.exchanges)
+
     def position(self) -> int:
         """How many calls are logged so far: a journey's calls are those between two positions."""
         with self._lock:

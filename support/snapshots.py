@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from support import instances, models
+from support.client import STALL_AFTER_SECONDS
 from support.clock import Moment
-from support.errors import ApiError
+from support.errors import ApiError, ConnectionProblem
 from support.journey import Journey, TakenSnapshot
 from support.resources import SNAPSHOT, same_snapshot
 
@@ -24,12 +27,16 @@ def take(journey: Journey) -> TakenSnapshot:
         # goes in a thread of its own, so that a Ctrl-C stops this step but not the request: cleanup, having
         # deleted the machine first, learns from its answer when the snapshot exists (and deletes it), instead
         # of watching the label for the snapshot's whole time limit.
-        with journey.phase("snapshot") as start, run.progress.waiting("snapshot", run.timeouts.snapshot):
+        start = Moment.now()
+        with run.progress.waiting("snapshot", run.timeouts.snapshot):
+            stalled = server_stalled_before(journey, machine)
             answer = journey.cleanup.send(
                 pending, lambda: run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
                                                             timeout=run.clock.wall(run.timeouts.snapshot)),
                 made=lambda made: made["snapshot_id"])
             body = answer.result()
+        journey.record("snapshot", start, start.since_now(), detail=stalled_detail(stalled))
+        journey.metrics.extra["snapshot_server_stalled_seconds"] = round(stalled, 3)
     except ApiError as error:
         journey.cleanup.refused(pending)
         # In the server's words, and with the machine's own state (a preempted machine "is not running").
@@ -43,6 +50,31 @@ def take(journey: Journey) -> TakenSnapshot:
     journey.metrics.extra["snapshot_bytes"] = size
     journey.metrics.extra["snapshot_started_at"] = start.epoch
     return snapshot
+
+
+def server_stalled_before(journey: Journey, machine) -> float:
+    """Wall seconds the server answered nothing (/health included) before a synchronous call could start.
+
+    After a create the real server holds every request while it sets the machine up (until the machine
+    answers SSH, then its tools: docs/dumont-api.md, "Past SSH"). A snapshot sent meanwhile waits behind
+    that and its time would hide it: asking /health first, and only then sending the snapshot, tells the
+    server's part from the snapshot's own. Asked only while such a stall can still be going on: no request
+    sent since the machine was made has been answered yet.
+    """
+    run = journey.run
+    if run.client.call_log.answered_since(machine.made.latest):
+        return 0.0
+    sent = time.monotonic()
+    try:
+        run.client.health()
+    except (ApiError, ConnectionProblem):
+        return 0.0              # not known: the snapshot's own time then includes whatever it was
+    waited = time.monotonic() - sent
+    return waited if waited > run.clock.wall(STALL_AFTER_SECONDS) else 0.0
+
+
+def stalled_detail(stalled: float) -> str:
+    return f"{stalled:.1f} s of it the server was stalled" if stalled else ""
 
 
 def find(journey: Journey, snapshot_id: str) -> dict | None:

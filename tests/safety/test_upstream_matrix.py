@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -89,6 +90,14 @@ def test_a_long_stall_after_create_widens_the_bracket_instead_of_breaking_the_jo
     assert_running_bracketed(sb, result)
     journey = result.metrics["journeys"][0]
     assert journey["api"]["stalled_seconds"] > 1.0, journey["api"]       # reported, not only counted
+    # The snapshot was sent while the server still held every request: its phase says how much of its time
+    # was the server's stall, and that holds the truth (the stall's end, from the snapshot's start on).
+    [snapshot] = [p for p in journey["phases"] if p["name"] == "snapshot"]
+    stalled = journey["extra"]["snapshot_server_stalled_seconds"]
+    [stall] = [e["detail"] for e in sb.admin.events() if e["event"] == "server_stall"]
+    started = datetime.fromisoformat(snapshot["started_at"]).timestamp()
+    assert stall["end"] - started - 0.001 <= stalled <= snapshot["seconds"], (stall, snapshot, stalled)
+    assert snapshot["detail"] == f"{stalled:.1f} s of it the server was stalled"
 
 
 def test_a_server_without_a_snapshot_repository_fails_the_snapshot_step_but_not_the_leak_check(tmp_path, sb):
