@@ -70,8 +70,9 @@ def install_command(name: str, mirror: str | None, custom: str | None) -> str:
 
 
 def hash_listing_command(directory: str) -> str:
-    """Lists ``<sha256>  <relative path>`` for every file of the model under ``directory``."""
-    return f"{WORKSPACE}; cd {directory} && {MODEL_FILES} | sort -z | xargs -0 -r sha256sum"
+    """Lists ``<sha256>  <relative path>`` for every file of the model under ``directory``; nothing when the
+    directory is not there (every file is then missing, which is what the check says)."""
+    return f"{WORKSPACE}; cd {directory} 2>/dev/null || exit 0; {MODEL_FILES} | sort -z | xargs -0 -r sha256sum"
 
 
 def parse_listing(text: str) -> dict[str, str]:
@@ -85,6 +86,8 @@ def parse_listing(text: str) -> dict[str, str]:
 
 def compare(expected: dict[str, str], found: dict[str, str]) -> list[str]:
     """Problems, one per file: missing, or content differs."""
+    if expected and not found:
+        return [f"all {len(expected)} files are missing"]
     problems = [f"missing: {path}" for path in sorted(expected) if path not in found]
     problems += [f"corrupt: {path}" for path in sorted(expected)
                  if path in found and found[path] != expected[path]]

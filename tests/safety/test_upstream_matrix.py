@@ -10,6 +10,7 @@ the user should see, and reported times whose brackets contain the truth.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -206,3 +207,15 @@ def test_standby_settings_come_back_as_they_were(tmp_path, sb):
     status = requests.get(f"{sb.url}/api/v1/standby/status", headers={"Authorization": f"Bearer {token}"},
                           timeout=10).json()
     assert status["auto_standby_enabled"] is False
+
+
+def test_a_restore_that_restored_nothing_fails_saying_what_the_server_claimed(tmp_path, sb):
+    # The real server answers a restore with success whatever restic did: only the data on the machine tells.
+    sb.admin.add_fault(kind="restore_nothing", count=1)
+    result = run_behave(["features/snapshot.feature"], tmp_path / "reports", sb.url, "um-restore")
+    assert result.returncode != 0
+    [journey] = result.metrics["journeys"]
+    message = journey["error_message"]
+    assert re.fullmatch(r"the server answered the restore of \w+ with success \(files_restored 0\), but model "
+                        r"qwen2\.5-7b is not intact on instance \d+: all \d+ files are missing", message), message
+    assert alive(sb, result.label) == []
