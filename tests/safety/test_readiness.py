@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-import sandbox
 from support.readiness import Prerequisite, journeys
 from support.report import TEXT, readiness_lines
 from tests.behave_run import run_behave
-
-PROVIDER_KEY = "providerkey0123456789abcdef"
-
-
-@pytest.fixture
-def real_looking(tmp_path):
-    sb = sandbox.start(data_dir=tmp_path / "sandbox", time_scale=60.0, seed=5, profile="real")
-    sb.admin.set_provider_key("test@test.com", PROVIDER_KEY)
-    yield sb
-    sb.stop()
 
 
 def found(**missing) -> dict[str, Prerequisite]:
@@ -41,9 +28,10 @@ def test_on_the_sandbox_nothing_is_said_to_be_unseen():
                      "jornada de failover: pode rodar aqui"]
 
 
-def test_the_quick_checks_tell_a_server_without_restic_cannot_run_the_instance_journey(tmp_path, real_looking):
-    real_looking.admin.add_fault(kind="unconfigured", setting="restic")
-    result = run_behave(["features/quick.feature"], tmp_path / "reports", real_looking.url, "readiness")
+def test_the_quick_checks_tell_a_server_without_restic_cannot_run_the_instance_journey(
+        tmp_path, real_with_provider_key):
+    real_with_provider_key.admin.add_fault(kind="unconfigured", setting="restic")
+    result = run_behave(["features/quick.feature"], tmp_path / "reports", real_with_provider_key.url, "readiness")
     assert result.returncode == 0, result.explain()           # told, not failed: the quick checks spend nothing
     [journey] = result.metrics["journeys"]
     told = journey["extra"]["readiness"]
@@ -52,5 +40,5 @@ def test_the_quick_checks_tell_a_server_without_restic_cannot_run_the_instance_j
     assert told["failover"]["missing"][0]["name"] == "failover routes"      # stubs on the real server
     assert ("↳ instance journey: cannot run here: no snapshot repository (restic) (400: Restic repository not "
             "configured. Please update settings.)") in result.stdout
-    snapshot_listings = [r for r in real_looking.admin.requests_log() if r["path"] == "/api/v1/snapshots"]
+    snapshot_listings = [r for r in real_with_provider_key.admin.requests_log() if r["path"] == "/api/v1/snapshots"]
     assert len(snapshot_listings) == 1                         # asked once, never retried

@@ -15,19 +15,14 @@ import time
 import pytest
 import requests
 
-import sandbox
 from tests.behave_run import ROOT, alive, behave_env, run_behave
+from tests.safety.conftest import PROVIDER_KEY
 from tests.scenarios import real_ssh_key
-
-PROVIDER_KEY = "providerkey0123456789abcdef"
 
 
 @pytest.fixture
-def real_looking(tmp_path):
-    sb = sandbox.start(data_dir=tmp_path / "sandbox", time_scale=60.0, seed=5, profile="real")
-    sb.admin.set_provider_key("test@test.com", PROVIDER_KEY)
-    yield sb
-    sb.stop()
+def real_looking(real_with_provider_key):
+    return real_with_provider_key
 
 
 def real_env(sb, tmp_path) -> dict:
@@ -91,7 +86,7 @@ def test_a_permanent_error_is_reported_at_once_in_the_servers_words(tmp_path, re
     assert said == ("ASSERT FAILED: the server answered GET /api/v1/instances/offers with 503: "
                     "Vast.ai API key not configured on server."), said
     offer_calls = [r for r in real_looking.admin.requests_log() if r["path"].endswith("/instances/offers")]
-    assert len(offer_calls) == 1                                    # asked once, never retried
+    assert len(offer_calls) == 2            # once by the readiness step, once by the offers step: never retried
     assert took < 60, f"the whole run took {took:.0f} s"           # not the 5-minute retry deadline
 
 
