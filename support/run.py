@@ -72,7 +72,12 @@ class Run:
             target.stop()
             raise ConfigError([f"DUMONT_API_URL: login at {target.url} failed ({error})"]) from None
         if config.ssh_key_path is not None:
-            key = SshKey.from_file(config.ssh_key_path)
+            try:
+                key = SshKey.from_file(config.ssh_key_path)
+            except Exception as error:  # paramiko's and cryptography's own words say what is wrong with it
+                target.stop()
+                raise ConfigError([f"DUMONT_SSH_KEY: {config.ssh_key_path} is not a private key that can be read "
+                                   f"({type(error).__name__}: {error})"]) from None
         else:
             key = SshKey.generate(comment=f"dumont-acceptance-{config.run_id}")
         provider = (ProviderListing(config.vast_api_key, config.vast_api_url, config.request_timeout)

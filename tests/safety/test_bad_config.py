@@ -21,6 +21,8 @@ def free_port() -> int:
 def bad_inputs(sandbox_url: str, tmp_path):
     unwritable = tmp_path / "a-file"
     unwritable.write_text("not a directory")
+    not_a_key = tmp_path / "id_not_a_key"
+    not_a_key.write_text("this is not a private key\n")
     return [
         ("malformed URL", {"DUMONT_API_URL": "localhost:8766"}, "DUMONT_API_URL"),
         ("unreachable host", {"DUMONT_API_URL": f"http://127.0.0.1:{free_port()}"}, "cannot reach"),
@@ -32,11 +34,13 @@ def bad_inputs(sandbox_url: str, tmp_path):
         ("unknown GPU", {"DUMONT_ALLOWED_GPUS": "RTX 9999"}, "unknown GPU 'RTX 9999'"),
         ("unknown language", {"DUMONT_REPORT_LANG": "fr"}, "DUMONT_REPORT_LANG"),
         ("unwritable reports dir", {"DUMONT_REPORTS_DIR": str(unwritable / "reports")}, "DUMONT_REPORTS_DIR"),
+        ("SSH key that is not a key", {"DUMONT_SSH_KEY": str(not_a_key)}, "is not a private key that can be read"),
     ]
 
 
 CASES = ["malformed URL", "unreachable host", "wrong password", "empty user", "bad VAST key", "negative budget",
-         "non-numeric budget", "unknown GPU", "unknown language", "unwritable reports dir"]
+         "non-numeric budget", "unknown GPU", "unknown language", "unwritable reports dir",
+         "SSH key that is not a key"]
 
 
 @pytest.mark.parametrize("case", CASES)
