@@ -95,8 +95,9 @@ def opt_in_missing(url: str, renting: list[Selected]) -> str:
 
 
 def _machines(plan: Plan) -> str:
-    named = {GPU: "GPU", STANDBY: "CPU standby", ANY_GPU: "another GPU"}
-    parts = [f"{plan.count(kind)} {named[kind]}" for kind in (GPU, STANDBY, ANY_GPU) if plan.count(kind)]
+    named = {GPU: ("GPU", "GPUs"), STANDBY: ("CPU standby", "CPU standbys"), ANY_GPU: ("more GPU", "more GPUs")}
+    parts = [f"{plan.count(kind)} {named[kind][plan.count(kind) > 1]}" for kind in (GPU, STANDBY, ANY_GPU)
+             if plan.count(kind)]
     return " + ".join(parts) or "paid machines"
 
 
