@@ -26,8 +26,8 @@ Feature: Failover to a CPU standby and back
     And the data lost since the last sync is at most <rpo> seconds of writes
     When I fail back to a GPU
     Then the GPU has the data set intact
+    And the GPU works and the model answers
     And the total recovery time is reported
-
     Examples:
       | model      | files | size | rpo |
       | qwen3-0.6b | 20    | 64   | 60  |
@@ -50,4 +50,5 @@ Feature: Failover to a CPU standby and back
     And the data lost since the last sync is reported
     When I fail back to a GPU
     Then the GPU has the data set intact
+    And the GPU works and the model answers
     And the total recovery time is reported

@@ -16,6 +16,7 @@ Feature: Instance lifecycle
     And I can connect to it over SSH
     When I install the model "qwen3-0.6b"
     Then the model's files match their checksums
+    And the GPU works and the model answers
     When I take a snapshot of the instance
     Then the snapshot is listed with the run's label
     When I pause the instance

@@ -22,6 +22,7 @@ Feature: Snapshot and restore
     Then the instance is gone
     When I restore the snapshot on a new instance
     Then the model's files match their checksums
+    And the GPU works and the model answers
     And the restore time, snapshot size and throughput are reported
 
     Examples:

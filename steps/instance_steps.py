@@ -1,6 +1,6 @@
 """Steps of the instance journey: rent, use, snapshot, pause, resume, delete."""
 
-from support import checks, instances, models, snapshots, spending
+from support import checks, gpu_check, instances, models, snapshots, spending
 from support.gherkin import steps
 from support.spending import GPU, Spends
 
@@ -63,6 +63,13 @@ def install_model(context, model):
 def model_intact(context):
     """Re-hashes the model's files on the instance; names any missing or corrupt file."""
     models.verify(context.journey)
+
+
+@steps("the GPU works and the model answers", "a GPU funciona e o modelo responde", Spends(limits=("gpu_check",)))
+def gpu_works(context):
+    """Probes the machine over SSH: its GPU against the offer (nvidia-smi), its health, CUDA in its PyTorch, a timed
+    half-precision matrix product against the advertised TFLOPS, and the installed model answering on the GPU."""
+    gpu_check.check(context.journey)
 
 
 @steps("I take a snapshot of the instance", "eu tiro um snapshot da instância", Spends(limits=("snapshot",)))

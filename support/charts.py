@@ -37,6 +37,7 @@ TEXT = {
 }
 #: The phases (metrics.json's names, which the English charts show as they are) in Portuguese.
 PHASES_PT = {
+    "gpu_check": "verificação da GPU", "readiness": "prontidão",
     "health": "saúde da API", "login": "login", "balance": "saldo", "offer_search": "busca de oferta",
     "cpu_offer_search": "busca de oferta de CPU", "create": "criação", "running": "running", "ssh": "ssh",
     "model_install": "instalação do modelo", "model_verify": "verificação do modelo", "snapshot": "snapshot",

@@ -80,6 +80,7 @@ class Timeouts:
     running: float = 600
     ssh: float = 300
     model_install: float = 1200
+    gpu_check: float = 600
     snapshot: float = 600
     restore: float = 600
     pause: float = 300
@@ -121,6 +122,7 @@ class Config:
     sandbox_seed: int | None
     progress_file: Path | None = None      # where the parallel runner reads this worker's progress
     debug: bool = False                    # DUMONT_DEBUG: tracebacks for the server's refusals too
+    gpu_speed_floor: float = 0.5           # the GPU check fails a matrix product below this share of the advertised
     # One line each, "warning: ..." (unknown DUMONT_/SANDBOX_/TEST_ names): for the caller to print
     # once. Not part of the configuration itself, so left out of public_view and comparisons.
     warnings: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -542,6 +544,7 @@ def load(userdata: Mapping[str, str] | None = None,
         sandbox_seed=int(seed) if seed is not None else None,
         progress_file=Path(reader.text("DUMONT_PROGRESS_FILE")) if reader.text("DUMONT_PROGRESS_FILE") else None,
         debug=bool(reader.flag("DUMONT_DEBUG")),
+        gpu_speed_floor=reader.number("DUMONT_GPU_SPEED_FLOOR", 0.5),
     )
     if config.api_url and config.allow_spend and config.ssh_key_path is None:
         # The real server ignores the key we would generate: without a registered key every SSH

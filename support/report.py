@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 from support.files import write_atomically
 from support.reporting import numbers
+from support.reporting.gpu_lines import gpu_lines
 from support.reporting.junit import mark_interrupted_in_junit
 from support.reporting.names import machine_name, shown_names
 from support.reporting.summary import shows_uncertainty
@@ -142,6 +143,7 @@ def render(summary: dict, language: str) -> str:
         if api:
             lines.append(f"   ↳ {api}")
         lines += [f"   ↳ {line}" for line in readiness_lines(journey.get("extra", {}).get("readiness"), words)]
+        lines += [f"   ↳ {line}" for line in gpu_lines(journey, language)]
     metrics = summary["metrics"]
 
     def mean(key):

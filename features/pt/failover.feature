@@ -27,8 +27,8 @@ Funcionalidade: Failover para um standby de CPU e de volta
     E os dados perdidos desde a última sincronização somam no máximo <rpo> segundos de gravações
     Quando eu faço o failback para uma GPU
     Então a GPU tem o conjunto de dados íntegro
+    E a GPU funciona e o modelo responde
     E o tempo total de recuperação é informado
-
     Exemplos:
       | model      | files | size | rpo |
       | qwen3-0.6b | 20    | 64   | 60  |
@@ -51,4 +51,5 @@ Funcionalidade: Failover para um standby de CPU e de volta
     E os dados perdidos desde a última sincronização são informados
     Quando eu faço o failback para uma GPU
     Então a GPU tem o conjunto de dados íntegro
+    E a GPU funciona e o modelo responde
     E o tempo total de recuperação é informado

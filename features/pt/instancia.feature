@@ -17,6 +17,7 @@ Funcionalidade: Ciclo de vida de uma instância
     E consigo me conectar a ela por SSH
     Quando eu instalo o modelo "qwen3-0.6b"
     Então os arquivos do modelo conferem com seus checksums
+    E a GPU funciona e o modelo responde
     Quando eu tiro um snapshot da instância
     Então o snapshot aparece na lista com o rótulo da execução
     Quando eu pauso a instância

@@ -23,6 +23,7 @@ Funcionalidade: Snapshot e restauração
     Então a instância deixa de existir
     Quando eu restauro o snapshot numa nova instância
     Então os arquivos do modelo conferem com seus checksums
+    E a GPU funciona e o modelo responde
     E o tempo de restauração, o tamanho do snapshot e a vazão são informados
 
     Exemplos:

@@ -229,17 +229,21 @@ class MachineFactory:
     reaper looks for, and a PATH that starts with the sandbox's stand-in commands)."""
 
     def __init__(self, machines_dir: Path, host: str, host_key, env: Dict[str, str],
-                 path_prefix: Optional[str] = None):
+                 path_prefix: Optional[str] = None, prepare: Optional[Callable[[MachineRecord], None]] = None):
         self.machines_dir = Path(machines_dir).resolve()
         self.host = host
         self.host_key = host_key
         self.env = dict(env)
         self.path_prefix = path_prefix
+        #: Told of each machine as it is built, before its first command (an instance gets its GPU).
+        self.prepare = prepare
 
     def root_of(self, mid: int) -> Path:
         return self.machines_dir / str(mid)
 
     def build(self, rec: MachineRecord) -> Machine:
+        if self.prepare is not None:
+            self.prepare(rec)
         env = {**self.env, "DUMONT_INSTANCE_ID": str(rec.id)}
         return Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env,
                        self.path_prefix)

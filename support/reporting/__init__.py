@@ -9,6 +9,7 @@ files and never changes it:
 * :mod:`support.reporting.junit` — the JUnit XML: interrupted scenarios marked, workers' files merged;
 * :mod:`support.reporting.names` — a journey's name, in the report's language;
 * :mod:`support.reporting.numbers` — numbers, money and dates as each language writes them;
+* :mod:`support.reporting.gpu_lines` — the GPU check's line per machine in the final report;
 * :mod:`support.report` — the final text report (pt/en), and writing it with metrics.json;
 * :mod:`support.charts` — the timeline and cost charts (SVG);
 * :mod:`support.allure_out` — Allure: labels, attachments, run-level files, history;

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-import sandbox
 from tests.behave_run import alive, run_behave
-from tests.safety.test_real_mode import PROVIDER_KEY, attachments, real_env
+from tests.safety.test_real_mode import attachments, real_env
 
 
 @pytest.fixture
-def real_looking(tmp_path):
-    sb = sandbox.start(data_dir=tmp_path / "sandbox", time_scale=60.0, seed=5, profile="real")
-    sb.admin.set_provider_key("test@test.com", PROVIDER_KEY)
-    yield sb
-    sb.stop()
+def real_looking(real_with_provider_key):
+    return real_with_provider_key
 
 
 def test_the_gpu_check_runs_on_the_real_mode_profile(tmp_path, real_looking):
