@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 LANGUAGE ?= en
 FEATURES := $(if $(filter pt,$(LANGUAGE)),features/pt,features/*.feature)
 
-.PHONY: acceptance test lint quick sweep steps clean venv bench lock
+.PHONY: acceptance test lint quick sweep steps clean venv bench lock soak prior
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 
@@ -60,6 +60,23 @@ test: lint node-packages
 ## Harness overhead, timing error, API calls, cost and parallel speed against the sandbox's ground truth.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## The checked-in prior of where each phase's events fall (support/prior/phase-prior.json), from bench runs
+## of each journey alone (a few minutes): a first run is then not blind. `make prior FROM=reports/bench`
+## makes it from the runs the last `make bench` left, without running anything.
+FROM ?=
+prior: $(STAMP)
+	$(BIN)/python -m bench.prior $(if $(FROM),--from $(FROM))
+
+## The soak: RUNS journeys under faults, interrupts and load drawn from SEED, each judged against the
+## sandbox's truth (leaks, false passes, brackets); <reports>/soak/summary.json. Run k alone, exactly as
+## in the full soak: make soak SEED=S RUNS=1 START=k. JOBS runs at a time (2 unless JOBS is given).
+RUNS ?= 12
+SEED ?= 7
+START ?= 1
+soak: $(STAMP)
+	$(BIN)/python -m soak --runs $(RUNS) --seed $(SEED) --start $(START) \
+		--jobs $(if $(filter command line environment,$(origin JOBS)),$(JOBS),2)
 
 ## Delete whatever the ledger or the label listing says may still be alive.
 sweep: $(STAMP)

@@ -66,7 +66,7 @@ def docs_and_comments() -> list[Path]:
              ROOT / "constraints.txt", ROOT / "environment.py", ROOT / ".ci" / "run",
              ROOT / ".github" / "workflows" / "acceptance.yml"]
     files += sorted((ROOT / "docs").glob("*.md"))
-    for folder in ("support", "steps", "bench", "tests"):
+    for folder in ("support", "steps", "bench", "soak", "tests"):
         files += sorted((ROOT / folder).rglob("*.py"))
     return files
 

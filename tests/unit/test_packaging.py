@@ -32,7 +32,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 LOCK = ROOT / "constraints.txt"
 
 #: Our own top-level names: never looked up as distributions.
-FIRST_PARTY = {"support", "sandbox", "steps", "bench", "tests", "environment"}
+FIRST_PARTY = {"support", "sandbox", "steps", "bench", "soak", "tests", "environment"}
 #: The sandbox's Python handle: imported by the suite, so it must need only the core dependencies.
 HANDLE = ROOT / "sandbox" / "__init__.py"
 
@@ -130,8 +130,8 @@ TESTS = ("core", "sandbox", "dev")
 
 
 @pytest.mark.parametrize("label,files,groups", [
-    ("the suite (support/, steps/, environment.py, bench/)",
-     lambda: python_files("support", "steps", "environment.py", "bench"), SUITE),
+    ("the suite (support/, steps/, environment.py, bench/, soak/)",
+     lambda: python_files("support", "steps", "environment.py", "bench", "soak"), SUITE),
     ("the sandbox's Python handle (sandbox/__init__.py and what it imports)", handle_modules, SUITE),
     ("the sandbox server (sandbox/)",
      lambda: [p for p in python_files("sandbox") if p not in handle_modules()], SERVER),
