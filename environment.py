@@ -7,6 +7,7 @@ ledger on disk for ``make sweep`` after a ``kill -9``.
 """
 
 import atexit
+import signal
 
 from support import config as configuration
 from support import preflight, report
@@ -101,21 +102,26 @@ def finish_run(run) -> None:
         return
     run.finished = True
     try:
-        for journey in run.open_journeys():
-            journey.clean_up()
-            run.spend_guard.end(journey.spent())
-            journey.finish("interrupted", run.guard.received or "interrupted before its cleanup")
-        run.check_leaks()
-        summary = run.summary = summarize_run(run)
-        text = report.write(summary, run.config.reports_dir, run.config.language)
-        write_run_files(run, summary)
-        print("\n" + redact(text, run.secrets()), flush=True)
+        # A signal now would leave no report and no leak check: it is noted, and raised once they are done.
+        with run.guard.protect():
+            for journey in run.open_journeys():
+                journey.clean_up()
+                run.spend_guard.end(journey.spent())
+                journey.finish("interrupted", run.guard.received or "interrupted before its cleanup")
+            run.check_leaks()
+            summary = run.summary = summarize_run(run)
+            text = report.write(summary, run.config.reports_dir, run.config.language)
+            write_run_files(run, summary)
+            print("\n" + redact(text, run.secrets()), flush=True)
     finally:
         run.close()
 
 
 def print_verdict(run) -> None:
-    verdict = judge(run.summary, run.config.language, run.runner_problems)
+    # Nothing is left to do after the verdict: a signal now must not turn its exit code into another.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    verdict = judge(run.summary, run.config.language, run.runner_problems, interrupted=run.guard.received)
     print(verdict.line(run.config.language), flush=True)
 
 

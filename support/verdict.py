@@ -57,11 +57,13 @@ class Verdict:
         return f"{icon} {head}: {body} ({words['exit'].format(code=self.exit_code)})"
 
 
-def judge(summary: dict | None, language: str = "en", runner_problems: list[str] = ()) -> Verdict:
-    """The verdict of a run from its summary (None: the run wrote none) and what its runner saw go wrong."""
+def judge(summary: dict | None, language: str = "en", runner_problems: list[str] = (),
+          interrupted: str | None = None) -> Verdict:
+    """The verdict of a run from its summary (None: the run wrote none), what its runner saw go wrong, and the
+    signal that interrupted it (``interrupted``: one that came after the summary was made still counts)."""
     words = WORDS.get(language, WORDS["en"])
     if summary is None:
-        return Verdict(False, reasons=list(runner_problems) or [words["nothing_ran"]])
+        return Verdict(False, interrupted=interrupted, reasons=list(runner_problems) or [words["nothing_ran"]])
     journeys = summary.get("journeys", [])
     run = summary.get("run", {})
     reasons, notes = [], []
@@ -92,7 +94,8 @@ def judge(summary: dict | None, language: str = "en", runner_problems: list[str]
         notes.insert(0, words["nothing_ran"])
     if not reasons and not left_names:
         notes.append(words["clean"])
-    return Verdict(not reasons, interrupted=run.get("interrupted"), reasons=reasons, notes=notes)
+    interrupted = run.get("interrupted") or interrupted
+    return Verdict(not reasons and not interrupted, interrupted=interrupted, reasons=reasons, notes=notes)
 
 
 def _skips(journeys: list[dict]) -> dict[str, int]:

@@ -73,3 +73,10 @@ def test_the_portuguese_verdict_names_failed_journeys_in_portuguese():
               "error_message": "boom"}
     line = judge(summary([failed]), language="pt").line("pt")
     assert "Ciclo de vida da instância" in line and "Instance Lifecycle" not in line, line
+
+
+def test_a_signal_after_the_summary_was_made_still_makes_the_verdict_red():
+    """Ctrl-C while the report is written: behave exits 1, so the verdict must not say PASSED (found by the soak)."""
+    verdict = judge(summary([journey("Instance Lifecycle", "passed")]), interrupted="SIGINT")
+    assert not verdict.ok and verdict.exit_code == 1
+    assert verdict.line().startswith("❌ INTERRUPTED (SIGINT): 1 journey(s) passed")
