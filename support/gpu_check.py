@@ -121,6 +121,11 @@ def check(journey: Journey) -> dict:
     journey.attach(ATTACHMENT, attachment(result, probe))
     if probe is None:
         verdict = unreadable(rented, no_probe_reason(result))
+        if result.exit_code < 0:
+            # No exit status: the connection or the machine itself went away (preempted, stopped), said with
+            # the machine's own state.
+            record(journey, verdict, machine.id, model.name)
+            raise instances.explain(journey, PHASE, AssertionError(verdict.line), start) from None
     else:
         verdict = judge(probe, rented, run.config.gpu_speed_floor)
     entry = record(journey, verdict, machine.id, model.name)

@@ -130,7 +130,10 @@ def test_lifecycle_timing_follows_drawn_durations(fresh_sandbox):
     api.wait_status(iid, "running", timeout=5)
     evs = box.admin.events(iid)
     req = [e for e in evs if e["event"] == "resume_requested"][0]
-    back = [e for e in evs if e["event"] == "status" and e["from"] == "stopped"][0]
+    # It loads from the request on (billed like a create's loading), and runs after the resume duration.
+    loading = [e for e in evs if e["event"] == "status" and e["from"] == "stopped"][0]
+    back = [e for e in evs if e["event"] == "status" and e["from"] == "loading" and e["t"] >= req["t"]][0]
+    assert loading["to"] == "loading" and loading["t"] == req["t"]
     assert 20 / scale - 0.02 <= back["t"] - req["t"] <= 90 / scale + 0.05
     wait_until(lambda: any(e["event"] == "ssh_ready" and e["t"] > back["t"] for e in box.admin.events(iid)),
                timeout=5, what="ssh_ready after resume")

@@ -383,10 +383,10 @@ def test_the_probe_travels_in_the_command_and_the_step_records_a_passing_check(t
     journey = journey_with(session, tmp_path)
     entry = gpu_check.check(journey)
     [(command, timeout)] = session.commands
-    assert timeout == pytest.approx(Timeouts().model_install / 60)           # the limit, in wall seconds
+    assert timeout == pytest.approx(Timeouts().gpu_check / 60)               # the limit, in wall seconds
     assert "python3 - --model-dir \"$WS/models/qwen3-0.6b\"" in command
     assert (ROOT / "support" / "remote" / "gpu_probe.py").read_text() in command
-    assert f"--deadline {Timeouts().model_install / 60 * gpu_check.DEADLINE_SHARE:.3f}" in command
+    assert f"--deadline {Timeouts().gpu_check / 60 * gpu_check.DEADLINE_SHARE:.3f}" in command
     assert entry["verdict"] == "ok" and entry["instance_id"] == "7" and entry["model"] == "qwen3-0.6b"
     assert journey.metrics.extra["gpu_check"] == [entry]
     assert [p.name for p in journey.metrics.phases] == ["gpu_check"]
@@ -450,3 +450,13 @@ def test_report_lines_in_both_languages():
         "Verificação da GPU, instância 7: ✅ NVIDIA GeForce RTX 3060, 12.288 MiB, driver 550.54.15, CUDA 12.4; "
         "19,0 TFLOPS (1,50× os 12,7 anunciados); qwen3-0.6b: primeiro token em 0,041 s, 88,5 tokens/s")
     assert gpu_lines({"extra": {}}, "en") == [] and gpu_lines({}, "pt") == []
+
+
+def test_a_probe_cut_off_with_its_machine_is_said_with_the_machines_state(tmp_path):
+    """No exit status: the SSH channel closed under the probe (a preempted machine). The failure names the state
+    the machine is in, as every phase that loses its machine does."""
+    journey = journey_with(FakeSession(CommandResult("cmd", -1, "", "", 0.1)), tmp_path)
+    with pytest.raises(PhaseFailed, match=r"^phase 'gpu_check' failed .*printed no result.*; instance 7: "):
+        gpu_check.check(journey)
+    [entry] = journey.metrics.extra["gpu_check"]
+    assert entry["verdict"] == "failed"
