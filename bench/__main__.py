@@ -94,12 +94,19 @@ def save(folder: Path, **parts) -> None:
         (folder / f"{name}.json").write_text(json.dumps(value, indent=1))
 
 
-def run_once(kind: str, features: list[str], args, reports: Path, rep: int) -> Path:
-    """One run against a fresh sandbox; its reports and the sandbox's ground truth saved under runs/."""
+def run_once(kind: str, features: list[str], args, reports: Path, rep: int, first: bool = False) -> Path:
+    """One run against a fresh sandbox; its reports and the sandbox's ground truth saved under runs/.
+
+    ``first``: a first run, as from a fresh clone: a reports directory of its own, empty (no timing history;
+    the checked-in prior only), so that what it learns does not steer the other runs either."""
     import sandbox
 
-    folder = reports / "runs" / f"rep{rep}-{kind}"
+    folder = reports / "runs" / (f"rep{rep}-first-{kind}" if first else f"rep{rep}-{kind}")
     shutil.rmtree(folder, ignore_errors=True)
+    if first:
+        reports = reports / "first" / f"rep{rep}-{kind}"
+        shutil.rmtree(reports, ignore_errors=True)
+        reports.mkdir(parents=True)
     history = reports / "phase-history.jsonl"
     before = history_lines(history)
     if kind == "together":
@@ -124,7 +131,8 @@ def run_once(kind: str, features: list[str], args, reports: Path, rep: int) -> P
     else:
         usable = before
     save(folder, metrics=metrics, truth=truth, workers=workers,
-         run={"kind": kind, "wall": wall, "history": usable, "repetition": rep, "serial": serial_journeys(features)})
+         run={"kind": kind, "wall": wall, "history": usable, "repetition": rep, "serial": serial_journeys(features),
+              "first": first})
     return folder
 
 
@@ -141,6 +149,7 @@ def load_run(folder: Path) -> analysis.RunResult:
     result = analysis.analyze(run["kind"], run["wall"], read["metrics"], read["truth"], read["workers"], run["history"])
     result.repetition = run["repetition"]
     result.serial = run.get("serial") or []
+    result.first = bool(run.get("first"))
     return result
 
 
@@ -166,6 +175,8 @@ def main(argv=None) -> int:
     parser.add_argument("--from", dest="saved", type=Path, metavar="DIR",
                         help="run nothing: analyse the runs saved under DIR/runs by an earlier bench")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the tables as Markdown to FILE")
+    parser.add_argument("--no-first-runs", dest="first_runs", action="store_false",
+                        help="leave out the first runs (each journey alone with no timing history of its own)")
     args = parser.parse_args(argv)
     names = [n for n in args.journeys.split(",") if n]
     unknown = [n for n in names if n not in analysis.JOURNEYS]
@@ -184,6 +195,9 @@ def main(argv=None) -> int:
         started = time.time()
         try:
             for rep in range(1, args.repetitions + 1):
+                for name in names if args.first_runs else ():
+                    run_once(name, [analysis.JOURNEYS[name]], args, reports, rep, first=True)
+                    print(f"repetition {rep}: {name} first run done", file=sys.stderr)
                 for name in names:
                     run_once(name, [analysis.JOURNEYS[name]], args, reports, rep)
                     print(f"repetition {rep}: {name} alone done", file=sys.stderr)

@@ -605,6 +605,9 @@ class JourneyResult:
     requests: int | None         # the requests the server received for it (attributed)
     limited: int                 # rate-limited answers the server gave it
     scenarios: int
+    #: Each scenario's own calls (metrics.json journeys[].api.calls: from its before_scenario to the end of its
+    #: cleanup), in the order they ran: the failover journey's two scenarios share one process.
+    scenario_calls: list[int] = field(default_factory=list)
 
     @property
     def cost_ratio(self) -> float:
@@ -623,6 +626,7 @@ class RunResult:
     server_requests: int = 0
     repetition: int = 0
     serial: list[str] = field(default_factory=list)    # journeys the parallel runner runs last, one at a time
+    first: bool = False                    # a first run: no local timing history (the checked-in prior only)
 
 
 def analyze(kind: str, wall: float, metrics: dict, truth_data: dict, workers: list[dict] | None = None,
@@ -659,8 +663,10 @@ def analyze(kind: str, wall: float, metrics: dict, truth_data: dict, workers: li
         if workers is None:                               # alone: before and after its scenarios too
             requests += attribution.outside + attribution.shared
             limited += attribution.outside_limited + attribution.shared_limited
+        own = [int(((raw.get("api") or {}).get("calls")) or 0) for raw in metrics.get("journeys") or []
+               if raw.get("status") != "skipped" and journey_of(raw.get("feature_file") or "") == name]
         journeys[name] = JourneyResult(name, split, found, [c for s in mine for c in phase_checks(s, truth)],
-                                       billed, minimal, calls.get(name), requests, limited, len(mine))
+                                       billed, minimal, calls.get(name), requests, limited, len(mine), own)
     alone = workers is None
     return RunResult(kind, wall, journeys, history, sum(rate_limited(r) for r in truth.requests),
                      shared=0 if alone else attribution.shared, outside=0 if alone else attribution.outside,

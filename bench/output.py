@@ -12,6 +12,10 @@ from support.waits import Polling
 #: is known only to within half a poll interval, more than 2 % of the phase at any time scale.
 POLLING = Polling()
 RESOLVABLE = POLLING.shortest / POLLING.precision
+#: The most API calls a first run (empty reports/: no timing history, only the checked-in prior) may make:
+#: the instance and snapshot journeys' processes, each failover scenario on its own.
+FIRST_RUN_CALLS = {"instance": 40, "snapshot": 30, "failover": 100}
+FIRST_RUN_NOTE = "the per-scenario columns are each scenario's own calls, in the order they ran"
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,13 @@ class Summary:
         self.alone: dict[str, list[JourneyResult]] = {n: [] for n in names}
         self.alone_runs: dict[int, dict[str, RunResult]] = {rep: {} for rep in self.repetitions}
         self.together: dict[int, RunResult] = {}
+        #: First runs (no local timing history, the checked-in prior only), per journey, in repetition order.
+        self.first: dict[str, list[JourneyResult]] = {n: [] for n in names}
         for run in sorted(runs, key=lambda r: r.repetition):
-            if run.kind == "together":
+            if run.first:
+                if run.kind in self.first and run.kind in run.journeys:
+                    self.first[run.kind].append(run.journeys[run.kind])
+            elif run.kind == "together":
                 self.together[run.repetition] = run
             elif run.kind in self.alone and run.kind in run.journeys:
                 self.alone[run.kind].append(run.journeys[run.kind])
@@ -134,6 +143,11 @@ class Summary:
         calls = median(j.calls for j in self.together_journey("instance"))
         limited = median(self.limited_per_rep())
         together = median(self.slowest_ratio(rep) for rep in self.repetitions)
+        return [*self.history_targets(p_value, p_name, o_value, o_name, e_value, e_name, c_value, c_name, calls,
+                                      limited, together), *self.first_targets()]
+
+    def history_targets(self, p_value, p_name, o_value, o_name, e_value, e_name, c_value, c_name, calls, limited,
+                        together) -> list[Target]:
         return [
             Target("projected real-speed overhead", p_value, 0.01, f"{pct(p_value, 2)} [{p_name}]", "≤ 1 %"),
             Target(f"×{self.scale:g} overhead", o_value, 0.05, f"{pct(o_value)} [{o_name}]", "≤ 5 %"),
@@ -144,6 +158,35 @@ class Summary:
             Target("rate limited", limited, 0, f"{whole(limited)} [every run of a repetition]", "0"),
             Target("together/slowest", together, 1.15, num(together, 2), "≤ 1.15"),
         ]
+
+    def first_calls(self, name: str) -> tuple[float | None, list[float | None]]:
+        """A journey's calls on its first runs: the median of its process's calls, and per scenario the median
+        of that scenario's own calls (the failover journey's two scenarios share one process)."""
+        runs = self.first.get(name) or []
+        count = max((len(j.scenario_calls) for j in runs), default=0)
+        per_scenario = [median(j.scenario_calls[i] for j in runs if len(j.scenario_calls) > i) for i in range(count)]
+        return median(j.calls for j in runs), per_scenario
+
+    def first_targets(self) -> list[Target]:
+        """The calls of a first run (empty reports/, the checked-in prior only), per journey: the instance and
+        snapshot journeys' processes, each failover scenario on its own. Only for journeys the bench ran first."""
+        found = []
+        for name in self.names:
+            if not self.first.get(name):
+                continue
+            process, scenarios = self.first_calls(name)
+            limit = FIRST_RUN_CALLS.get(name)
+            if limit is None:
+                continue
+            if name == "failover":
+                worst = max((v for v in scenarios if v is not None), default=None)
+                shown = " / ".join(whole(v) for v in scenarios) or "n/a"
+                found.append(Target("first-run calls, failover (each scenario)", worst, limit,
+                                    f"{shown} [scenarios, in order]", f"≤ {limit}"))
+            else:
+                found.append(Target(f"first-run calls, {name}", process, limit, f"{whole(process)} [alone]",
+                                    f"≤ {limit}"))
+        return found
 
     @property
     def all_met(self) -> bool:
@@ -166,6 +209,25 @@ class Summary:
                          pct(median(j.split.overhead for j in js)), pct(median(j.split.projected for j in js), 2),
                          whole(median(j.calls for j in js)), whole(median(j.requests for j in js)),
                          whole(median(j.limited for j in js)), num(median(j.cost_ratio for j in js), 3)])
+        return rows
+
+    def first_rows(self) -> list[list[str]]:
+        """Each journey's calls on a first run (no local history: the prior only) beside those with history."""
+        s = f"×{self.scale:g}"
+        rows = [["journey", "first-run calls", "per scenario", "with history", "per scenario",
+                 f"first-run overhead {s}", "first-run projected real speed", "first-run billed / minimal"]]
+        for name in self.names:
+            first = self.first.get(name) or []
+            if not first:
+                continue
+            calls, scenarios = self.first_calls(name)
+            alone = self.alone[name]
+            count = max((len(j.scenario_calls) for j in alone), default=0)
+            again = [median(j.scenario_calls[i] for j in alone if len(j.scenario_calls) > i) for i in range(count)]
+            rows.append([name, whole(calls), " / ".join(whole(v) for v in scenarios),
+                         whole(median(j.calls for j in alone)), " / ".join(whole(v) for v in again),
+                         pct(median(j.split.overhead for j in first)), pct(median(j.split.projected for j in first), 2),
+                         num(median(j.cost_ratio for j in first), 3)])
         return rows
 
     def together_rows(self) -> list[list[str]]:
@@ -278,8 +340,11 @@ class Summary:
         note = ("per repetition: the phase history lines each run could use (the journeys alone share "
                 "reports/bench/phase-history.jsonl; a parallel run's workers each keep their own folder, wiped "
                 "when the run starts), and the API calls each journey made:")
+        first = self.first_rows()
+        firsts = ([f"first runs (each journey alone, reports/ empty: no timing history, the checked-in prior "
+                   f"only; {FIRST_RUN_NOTE}):", render(first, markdown)] if len(first) > 1 else [])
         return [self.header(),
-                "each journey alone:", render(self.alone_rows(), markdown),
+                "each journey alone:", render(self.alone_rows(), markdown), *firsts,
                 "all together (support.parallel):", render(self.together_rows(), markdown), self.together_line(),
                 "where the time goes (alone, summed per interval, per journey):", render(self.segment_rows(), markdown),
                 "phase timing against the ground truth (alone; worst occurrence of each phase in a run):",

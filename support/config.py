@@ -123,6 +123,10 @@ class Config:
     progress_file: Path | None = None      # where the parallel runner reads this worker's progress
     debug: bool = False                    # DUMONT_DEBUG: tracebacks for the server's refusals too
     gpu_speed_floor: float = 0.5           # the GPU check fails a matrix product below this share of the advertised
+    offer_min_inet_down: float = 0.0       # an opt-in floor on the offer search (Mbps): a slow host downloads long
+    offer_min_reliability: float = 0.0     # an opt-in floor on the offer search: a host that fails fails the run
+    offer_choice: str = "price"            # "price" (the brief's step) or "journey_cost" (price x expected hold)
+    phase_prior: str | None = None         # the timing prior's path, "none" for none; None: the checked-in one
     # One line each, "warning: ..." (unknown DUMONT_/SANDBOX_/TEST_ names): for the caller to print
     # once. Not part of the configuration itself, so left out of public_view and comparisons.
     warnings: tuple[str, ...] = field(default=(), repr=False, compare=False)
@@ -255,6 +259,14 @@ def _check_url(reader: _Reader, url: str | None, name: str = "DUMONT_API_URL",
         reader.problems.append(f"{name}: {url!r} has a bad port")
         return None
     return url.rstrip("/")
+
+
+def _check_choice(reader: _Reader, text: str) -> str:
+    choices = ("price", "journey_cost")
+    if text.lower() not in choices:
+        reader.problems.append(f"DUMONT_OFFER_CHOICE: {text!r} is not one of {', '.join(choices)}")
+        return "price"
+    return text.lower()
 
 
 def _check_gpus(reader: _Reader, text: str) -> tuple[str, ...]:
@@ -545,6 +557,10 @@ def load(userdata: Mapping[str, str] | None = None,
         progress_file=Path(reader.text("DUMONT_PROGRESS_FILE")) if reader.text("DUMONT_PROGRESS_FILE") else None,
         debug=bool(reader.flag("DUMONT_DEBUG")),
         gpu_speed_floor=reader.number("DUMONT_GPU_SPEED_FLOOR", 0.5),
+        offer_min_inet_down=reader.number("DUMONT_OFFER_MIN_INET_DOWN", 0.0, positive=False),
+        offer_min_reliability=reader.number("DUMONT_OFFER_MIN_RELIABILITY", 0.0, positive=False),
+        offer_choice=_check_choice(reader, reader.text("DUMONT_OFFER_CHOICE", "price")),
+        phase_prior=reader.text("DUMONT_PHASE_PRIOR"),
     )
     if config.api_url and config.allow_spend and config.ssh_key_path is None:
         # The real server ignores the key we would generate: without a registered key every SSH

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from support.client import Created
 from support.clock import Moment
 from support.config import normalize_gpu_name
-from support.costs import choose_cheapest
+from support.costs import HoldEstimate, OfferNeeds, choose_offer
 from support.errors import ApiError, ConnectionProblem, PhaseFailed, PhaseTimeout, SpendRefused
 from support.journey import Journey, Machine
 from support.resources import INSTANCE
@@ -19,8 +20,11 @@ from support.waits import Polling, Waited, Watch, first_done, wait_for
 TERMINAL = {"exited", "offline"}
 #: SSH is looked at this share of the API's poll interval apart (past the shortest interval).
 SSH_LOOKS = 0.25
-#: While SSH is awaited, the API is asked whether the machine is gone every this share of the SSH limit.
-EXIT_LOOKS = 0.05
+#: While SSH is awaited, the API is asked whether the machine is gone every this share of the SSH limit
+#: (30 s real of the default 300: a machine that dies is still told long before the limit).
+EXIT_LOOKS = 0.1
+#: The disk (GB) every journey's create asks for: the offer search asks for at least as much.
+DISK_GB = 20
 #: States the provider bills at the storage price, not the machine's.
 BILLED_AS_STORAGE = {"stopped", "exited", "offline"}
 
@@ -46,8 +50,17 @@ def look(run, machine: Machine) -> dict | None:
     return listed[0] if listed else None
 
 
+def offer_needs(config, gpus: tuple[str, ...]) -> OfferNeeds:
+    """What the journey needs of its machine: the GPUs allowed, the disk its create asks for, the price cap,
+    and the opt-in floors (each zero unless set: support.costs.OfferNeeds says why each exists)."""
+    return OfferNeeds(gpus=gpus, disk_gb=DISK_GB, max_price=config.max_price,
+                      min_inet_down=config.offer_min_inet_down, min_reliability=config.offer_min_reliability)
+
+
 def cheapest_offer(journey: Journey, gpu: str | None = None) -> dict:
-    """The cheapest offer among the allowed GPUs (or for one of them) under the price cap."""
+    """The offer to rent among the allowed GPUs (or one of them): the cheapest per hour of those meeting the
+    journey's needs, or with DUMONT_OFFER_CHOICE=journey_cost the least expected cost of the whole journey.
+    Why it was chosen, and the runner-up, go to metrics.json (``extra.offer_choice``) and the report."""
     run = journey.run
     gpus = run.config.allowed_gpus
     if gpu is not None:
@@ -56,11 +69,44 @@ def cheapest_offer(journey: Journey, gpu: str | None = None) -> dict:
         if not gpus:
             raise SpendRefused(f"the scenario asks for {gpu!r}, which DUMONT_ALLOWED_GPUS "
                                f"({', '.join(run.config.allowed_gpus)}) does not allow")
+    needs = offer_needs(run.config, gpus)
+    query = needs.query()
     with journey.phase("offer_search"):
-        offers = run.client.offers(max_price=run.config.max_price, num_gpus=1, limit=100)
-    offer = choose_cheapest(offers, gpus, run.config.max_price)
-    journey.chose(offer)
-    return offer
+        offers = run.client.offers(**query)
+    choice = choose_offer(offers, needs, by=run.config.offer_choice, hold=hold_estimate(run, journey_kind(journey)),
+                          limit=query["limit"])
+    journey.metrics.extra["offer_choice"] = choice.to_dict()
+    journey.chose(choice.offer)
+    return choice.offer
+
+
+def journey_kind(journey: Journey) -> str:
+    """The journey's kind for what is learnt across runs (the feature file's name: instance, snapshot, failover)."""
+    return Path(journey.metrics.feature_file or "journey").stem
+
+
+def hold_estimate(run, kind: str) -> HoldEstimate | None:
+    """How long a journey of this kind held its GPU in earlier runs (support.timings), split into what does not
+    depend on the machine and the megabits it downloaded; None before any such run (nor a prior)."""
+    seconds = run.history.typical(f"hold {kind}")
+    if seconds is None:
+        return None
+    return HoldEstimate(seconds, run.history.typical(f"download megabits {kind}") or 0.0,
+                        run.history.source(f"hold {kind}") or "history")
+
+
+def remember_hold(journey: Journey, machine: Machine, deleted: Moment) -> None:
+    """Keep how long the journey held this machine (for DUMONT_OFFER_CHOICE=journey_cost): the time its model
+    download took is kept apart, as megabits at the offer's bandwidth, since another host downloads faster or
+    slower."""
+    run = journey.run
+    held = run.clock.real(max(0.0, deleted.epoch - machine.made.epoch))
+    download = sum(run.clock.real(p.seconds) for p in journey.metrics.phases if p.name == "model_install")
+    down = float((machine.offer or {}).get("inet_down") or 0.0)
+    kind = journey_kind(journey)
+    run.history.add(f"hold {kind}", max(0.0, held - download) if down > 0 else held)
+    if down > 0 and download > 0:
+        run.history.add(f"download megabits {kind}", download * down)
 
 
 def create(journey: Journey, offer: dict | None = None, skip_standby: bool = True) -> Machine:
@@ -72,7 +118,7 @@ def create(journey: Journey, offer: dict | None = None, skip_standby: bool = Tru
     start = Moment.now()
     try:
         created: Created = run.client.create_instance(int(offer["id"]), label, ssh_key=run.key.public_line,
-                                                      disk_size=20, skip_standby=skip_standby)
+                                                      disk_size=DISK_GB, skip_standby=skip_standby)
     except SpendRefused:
         journey.cleanup.refused(pending)          # refused before the request left: nothing will appear
         raise
@@ -153,7 +199,7 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
 
     api = dict(until=lambda i: i is not None and i.get("actual_status") == "running", fail_if=gone_for_good,
                describe=describe, limit=limit, clock=run.clock, polling=run.polling, since=machine.boot,
-               expected=journey.expected(phase))
+               expected=expected(journey, phase, machine))
     try:
         if machine.ssh_watch is None:
             waited = wait_for(phase, lambda: look(run, machine), progress=run.progress, **api)
@@ -163,7 +209,7 @@ def wait_running(journey: Journey, phase: str = "running") -> dict:
     except BaseException:
         machine.stop_watching_ssh()
         raise
-    journey.record(phase, machine.boot, machine.boot.until(event))
+    record_boot_phase(journey, phase, machine, machine.boot, machine.boot.until(event))
     journey.machine_state(machine.resource, "running", event)
     machine.view = view or machine.view
     machine.running = event
@@ -278,6 +324,36 @@ def _ssh_unless_gone(journey: Journey, machine: Machine, watch: Watch, began: fl
     raise PhaseFailed("ssh", _failure_reason(view), run.clock.real(time.monotonic() - machine.boot.earliest))
 
 
+def history_names(journey: Journey, phase: str, machine: Machine) -> tuple[str, ...]:
+    """The names a machine's boot, pause or resume is kept under in the timing history, the most telling
+    first: on this GPU model in this kind of journey, on this GPU model, and the phase alone. Hosts of one
+    model boot alike and those of another differ, and one journey's machines are not another's (the
+    failover journey rents two in a row): one window for all would be wide, and a wide window is looked at
+    coarsely or costs many calls."""
+    gpu = machine.gpu_name
+    if not gpu or gpu == "?":
+        return (phase,)
+    return f"{phase} on {gpu}, {journey_kind(journey)}", f"{phase} on {gpu}", phase
+
+
+def expected(journey: Journey, phase: str, machine: Machine):
+    """Where earlier runs saw this phase end, by the most telling of :func:`history_names` that has been seen."""
+    for name in history_names(journey, phase, machine):
+        found = journey.expected(name)
+        if found is not None:
+            return found
+    return None
+
+
+def record_boot_phase(journey: Journey, phase: str, machine: Machine, start: Moment, span) -> None:
+    """Record the phase, and keep its time under each of its history names but the bare phase (which no run
+    records any more: it serves only histories and priors from before)."""
+    names = history_names(journey, phase, machine)
+    journey.record(phase, start, span, history=names[0])
+    for name in names[1:-1]:
+        journey.remember(name, span)
+
+
 def ssh_history(machine: Machine) -> str:
     """SSH after a create and SSH after a resume are timed alike but take very different times."""
     return "ssh" if machine.booted_by == "create" else f"ssh after {machine.booted_by}"
@@ -299,6 +375,7 @@ def request_pause(journey: Journey) -> None:
     sent = time.monotonic()
     journey.run.client.pause_instance(machine.id)
     machine.paused = Moment.during(sent, time.monotonic())
+    journey.machine_expected(machine.resource, "stopped", machine.paused)
 
 
 def wait_stopped(journey: Journey, phase: str = "pause") -> Waited:
@@ -314,8 +391,8 @@ def wait_stopped(journey: Journey, phase: str = "pause") -> Waited:
                       fail_if=lambda i: "the instance is gone (GET 404 and absent from the list) while pausing"
                       if i is None else None,
                       describe=describe, limit=run.timeouts.pause, clock=run.clock, polling=run.polling,
-                      since=machine.paused, expected=journey.expected(phase), progress=run.progress)
-    journey.record(phase, machine.paused, waited.span)
+                      since=machine.paused, expected=expected(journey, phase, machine), progress=run.progress)
+    record_boot_phase(journey, phase, machine, machine.paused, waited.span)
     journey.machine_state(machine.resource, "stopped", waited.event)
     machine.view = waited.value
     return waited
@@ -342,6 +419,7 @@ def delete(journey: Journey) -> None:
         carried_out = journey.cleanup.deleter.delete(machine.resource)
         journey.machine_gone(machine.resource, carried_out)
         journey.cleanup.forget(machine.resource, carried_out)
+    remember_hold(journey, machine, carried_out)
 
 
 def noticed(journey: Journey, machine: Machine, view: dict | None) -> None:

@@ -104,8 +104,6 @@ class StandbyRun:
     resource: Resource               # kind "standby", id = the GPU instance's id
     association: dict = field(default_factory=dict)
     written: object | None = None    # support.dataset.Written: what the suite wrote on the GPU
-    sync_count_after_writes: int = 0
-    sync_under_way_after_writes: bool = True
     failure: Moment | None = None    # when the GPU was seen failed
     failover_requested: bool = False  # the scenario asked for the switch instead of waiting for the server's
     model_found: dict[str, str] = field(default_factory=dict)
@@ -250,6 +248,12 @@ class Journey:
         if meter is not None:
             meter.change(state, at)
             self._billing_changed()
+
+    def machine_expected(self, resource: Resource, state: str | None, since: Moment) -> None:
+        """A request sent at ``since`` will change what the machine bills (support.costs.Meter.expect)."""
+        meter = self.meters.get((resource.kind, resource.id))
+        if meter is not None:
+            meter.expect(state, since)
 
     def machine_gone(self, resource: Resource, at: Moment, fate: str = "deleted") -> None:
         """Billing of the machine stopped at ``at`` (a leaked machine is billed until then at least)."""

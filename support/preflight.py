@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from support.config import Config
-from support.costs import choose_cheapest
+from support.costs import choose_offer
 from support.errors import ApiError, ConnectionProblem
 from support.gherkin import plan_for
+from support.instances import offer_needs
 from support.spending import ANY_GPU, GPU, STANDBY, Plan, usd_text
 
 #: The reason a scenario that rents is skipped with DUMONT_ALLOW_SPEND=0.
@@ -135,9 +136,9 @@ def _balance(client) -> float:
 
 def _cheapest_prices(config: Config, client, scenarios: list[Selected]):
     """The least each machine kind could cost ($/h), the GPU's storage price and the offer, or Nones."""
+    needs = offer_needs(config, config.allowed_gpus)     # the search the journeys make: their needs stated
     try:
-        offers = client.offers(max_price=config.max_price, num_gpus=1, limit=100)
-        offer = choose_cheapest(offers, config.allowed_gpus, config.max_price)
+        offer = choose_offer(client.offers(**needs.query()), needs).offer
     except (ApiError, ConnectionProblem, AssertionError):
         return None, None, None
     gpu = float(offer.get("dph_total") or 0.0)

@@ -17,6 +17,7 @@ from support.reporting import numbers
 from support.reporting.gpu_lines import gpu_lines
 from support.reporting.junit import mark_interrupted_in_junit
 from support.reporting.names import machine_name, shown_names
+from support.reporting.offer_line import offer_lines
 from support.reporting.summary import shows_uncertainty
 
 TEXT = {
@@ -139,6 +140,7 @@ def render(summary: dict, language: str) -> str:
             lines.append(f"   ↳ {words['journey_interrupted'].format(reason=reason)}")
         elif journey["error_message"] and journey["status"] != "passed":
             lines.append(f"   ↳ {summary_line(journey['error_message'])}")
+        lines += [f"   ↳ {line}" for line in offer_lines(journey, language)]
         api = journey_api_line(journey.get("api"), language)
         if api:
             lines.append(f"   ↳ {api}")

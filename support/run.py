@@ -25,7 +25,7 @@ from support.spending import Budget, SpendGuard
 from support.ssh import SshKey
 from support.sweep import Sweeper
 from support.target import Target, start_target
-from support.timings import TimingHistory
+from support.timings import Prior, TimingHistory, prior_path
 from support.waits import Polling
 
 
@@ -90,7 +90,8 @@ class Run:
                    guard=interrupts, polling=Polling(), kinds=kinds(provider), spend_guard=client.spend_guard,
                    # Beside the ledger: parallel workers and later runs all learn from it.
                    history=TimingHistory(config.ledger_path.with_name("phase-history.jsonl"),
-                                         "sandbox" if target.is_sandbox else target.url),
+                                         "sandbox" if target.is_sandbox else target.url,
+                                         prior=Prior.load(prior_path(config.phase_prior))),
                    progress=Progress(clock, status_file=config.progress_file))
 
     @property

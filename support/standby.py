@@ -22,11 +22,13 @@ import time
 import paramiko
 
 from support import dataset, instances, models
-from support.clock import Moment
+from support.clock import Moment, Span
 from support.journey import Journey, Machine, StandbyRun
+from support.models import WORKSPACE
 from support.resources import INSTANCE, STANDBY
 from support.ssh import wait_for_ssh
-from support.waits import Watch, first_done, wait_for
+from support.timings import Expected
+from support.waits import NotYet, Polling, Watch, first_done, wait_for
 
 #: While canaries are written, the sync count is looked at every this share of the sync interval.
 CANARY_LOOKS = 0.025
@@ -132,14 +134,6 @@ def sync_count(journey: Journey) -> int:
     return int((assoc or {}).get("sync_count") or 0)
 
 
-def wait_for_sync(journey: Journey, target: int) -> None:
-    """Wait until the association has counted ``target`` completed syncs."""
-    run = journey.run
-    limit = 3 * run.config.standby_sync_interval + run.timeouts.failover / 10
-    wait_for("sync", lambda: sync_count(journey), until=lambda n: n >= target, limit=limit, clock=run.clock,
-             polling=run.polling, describe=lambda n: f"sync_count={n}, waiting for {target}", progress=run.progress)
-
-
 def connect_standby(journey: Journey, since: Moment, assoc: dict | None = None):
     """The SSH session to the standby where the association says it is; the one kept open is used again
     when it still goes there (a failover does not move the standby: its SSH answered all along)."""
@@ -164,31 +158,64 @@ def write_data(journey: Journey, files: int, size_bytes: int) -> None:
     session = instances.session(journey, "it writes the data set")
     with journey.phase("write_dataset", detail=f"{files} × {size_bytes} B"):
         standby.written = dataset.write_dataset(session, files, size_bytes, run.clock.wall(run.timeouts.model_install))
-    assoc = association(journey) or {}
-    standby.sync_count_after_writes = int(assoc.get("sync_count") or 0)
-    # A sync under way now may have copied the workspace before the writes: then only the one after it
-    # surely carries them. The real server does not say (no is_syncing): assume one is under way.
-    standby.sync_under_way_after_writes = bool(assoc.get("is_syncing", True))
 
 
 def check_dataset_on_standby(journey: Journey) -> None:
     """The data set is on the standby, intact, once a sync has carried it there.
 
-    The next sync to complete carries the writes if it began after them. The real server does not say
-    whether one was under way when they ended, so the standby itself is asked: the data set found intact
-    there has arrived; otherwise the sync after that one surely began after the writes, and what the
-    standby has then is the verdict. (Waiting for that second sync every time would cost a whole sync
-    interval whenever none was under way.)
+    The standby itself is watched, over the SSH connection kept for the look after the failover: a look
+    there is not an API call, and the data set found intact by its hashes is the proof that a sync carried
+    it, whichever sync that was (the one under way as the writes ended may already have). The real server
+    does not say whether one was under way; the standby does. A cheap look (names and sizes) comes first;
+    the files are hashed once they are all there. The sync count is not asked for meanwhile.
     """
+    run = journey.run
     standby = journey.standby("it checks the data set there")
-    wait_for_sync(journey, standby.sync_count_after_writes + 1)
-    # The session stays open for the look after the failover (closed then, or at cleanup).
-    session = connect_standby(journey, Moment.now())
-    found = dataset.read_all(session, _ssh_wall(journey))
-    if standby.sync_under_way_after_writes and not dataset.intact(standby.written, found):
-        wait_for_sync(journey, standby.sync_count_after_writes + 2)
-        found = dataset.read_all(session, _ssh_wall(journey))
-    dataset.verify(standby.written, found, "the standby")
+    # The session stays open for the look after the failover (closed then, or at cleanup). Where the standby
+    # is, the association said when it began to sync (no failover since: it has not moved).
+    session = connect_standby(journey, Moment.now(), standby.association)
+    expected = _sizes_listing(standby.written)
+    timeout = _ssh_wall(journey)
+
+    def look() -> dict[str, str]:
+        if {line for line in session.run(SIZES, timeout=timeout).stdout.splitlines() if line} != expected:
+            raise NotYet("the data set is not on the standby yet")
+        found = dataset.read_all(session, timeout)
+        if not dataset.intact(standby.written, found):
+            raise NotYet("the data set is on the standby, not intact yet")
+        return found
+
+    started = Moment.now()
+    waited = wait_for("sync", look, until=lambda found: True, limit=_sync_limit(journey), clock=run.clock,
+                      polling=Polling.every(run.polling.shortest), since=started,
+                      expected=journey.expected("data set on standby"), progress=run.progress)
+    journey.remember("data set on standby", waited.span)
+    dataset.verify(standby.written, waited.value, "the standby")
+
+
+#: Every data set file's name and size, one per line: what a sync must have carried to the standby.
+SIZES = f"{WORKSPACE}; cd \"$WS\" && find dataset -type f -printf '%p %s\\n' 2>/dev/null"
+
+
+def _sizes_listing(written: dataset.Written) -> set[str]:
+    """The lines :data:`SIZES` prints once the whole data set is on a machine (canaries left out)."""
+    return {f"{path} {written.sizes[path]}" for path in written.hashes if path.startswith("dataset/")}
+
+
+def _sync_limit(journey: Journey) -> float:
+    """How long a sync may take to carry the writes (real seconds): two sync intervals and one more for the
+    copy, and a tenth of the failover limit for a slow server."""
+    return 3 * sync_interval(journey) + journey.run.timeouts.failover / 10
+
+
+def sync_interval(journey: Journey) -> float:
+    """Seconds between two syncs, as the server said it configured them (its answer to the configure), else
+    as the suite asked (DUMONT_STANDBY_SYNC_INTERVAL): a server may keep another interval than the one asked."""
+    told = (journey.metrics.extra.get("standby_config") or {}).get("sync_interval")
+    try:
+        return float(told) if told and float(told) > 0 else journey.run.config.standby_sync_interval
+    except (TypeError, ValueError):
+        return journey.run.config.standby_sync_interval
 
 
 def write_canaries_then_fail(journey: Journey, after_sync: int = 1, size_bytes: int = 4096) -> None:
@@ -204,18 +231,22 @@ def write_canaries_then_fail(journey: Journey, after_sync: int = 1, size_bytes: 
     standby = journey.standby("it writes canaries")
     session = instances.session(journey, "it writes canaries")
     first_count = sync_count(journey)
-    limit = run.clock.wall(2 * run.config.standby_sync_interval)
+    interval = sync_interval(journey)
+    limit = run.clock.wall(2 * interval)
     # Canaries are written back to back; the sync count is asked for only now and then (a canary is an SSH
-    # command, a look at the count an API call).
-    look_every = run.clock.wall(max(run.polling.shortest, CANARY_LOOKS * run.config.standby_sync_interval))
+    # command, a look at the count an API call): a few looks on the way to where earlier runs saw the next
+    # sync complete, then every CANARY_LOOKS of the sync interval.
+    look_every = max(run.polling.shortest, CANARY_LOOKS * interval)
+    expected = journey.expected("canary sync")
     started = next_look = time.monotonic()
     index = 0
     while True:
         now = time.monotonic()
         if now >= next_look:
             if sync_count(journey) != first_count:
+                journey.remember("canary sync", Span(now - started))
                 break
-            next_look = now + look_every
+            next_look = now + run.clock.wall(_next_canary_look(run.clock.real(now - started), look_every, expected))
         if now - started > limit:
             journey.metrics.extra["canary_note"] = (f"no sync completed in {limit:.1f} s of canary writes "
                                                     f"(sync_count stayed at {first_count})")
@@ -226,6 +257,13 @@ def write_canaries_then_fail(journey: Journey, after_sync: int = 1, size_bytes: 
         dataset.write_canary(session, standby.written, index + extra, size_bytes, _ssh_wall(journey))
     instances.request_pause(journey)
     standby.failure = instances.wait_stopped(journey, phase="failure").event
+
+
+def _next_canary_look(waited: float, look_every: float, expected: Expected | None) -> float:
+    """Real seconds until the next look at the sync count, ``waited`` real seconds into the canary writes."""
+    if expected is None or waited >= expected.low:
+        return look_every
+    return max(look_every, min(Polling().approach * expected.low, expected.low - waited))
 
 
 def request_failover(journey: Journey) -> None:
@@ -317,6 +355,10 @@ def fail_back(journey: Journey) -> None:
     run.client.fail_back(machine.id)
     start = Moment.during(sent, time.monotonic())
     machine.boot, machine.booted_by, machine.running = start, "failback", None
+    if (machine.view or {}).get("actual_status") == "stopped":
+        # A paused GPU is resumed by the failback (one that stopped for good is replaced): it bills the GPU's
+        # price from some moment after the request on, even if an interrupt ends the wait below.
+        journey.machine_expected(machine.resource, "running", start)
     # The GPU's SSH is watched while the pair syncs back, so that its answering is timed as it happens.
     instances.watch_ssh(journey, machine)
     waited = _until_synced_back(journey, machine, start)
@@ -324,6 +366,7 @@ def fail_back(journey: Journey) -> None:
     new_id = waited.value.get("new_gpu_instance_id")
     if new_id and str(new_id) != machine.resource.id:
         machine.stop_watching_ssh()
+        journey.machine_expected(machine.resource, None, start)     # replaced, not resumed
         machine = _adopt_new_gpu(journey, machine, new_id, start)
     else:
         # The paused GPU was resumed at some moment of the failback: it bills the GPU's price from then on
@@ -342,26 +385,36 @@ def fail_back(journey: Journey) -> None:
 def _until_synced_back(journey: Journey, machine: Machine, start: Moment):
     """Wait for the pair to sync again after a failback request.
 
-    The association is looked at sparsely where history says the failback is unlikely to end; a GPU
-    whose SSH answers says it has come back: the association is then looked at at once.
+    The GPU's SSH is watched (a look at it is not an API call): while it does not answer, the association
+    is looked at only sparsely (a failback that made a new GPU, or one that failed, is still seen); once it
+    answers, the GPU is back, and the association is looked at at once and then as often as any wait.
     """
     run = journey.run
+    expected = journey.expected("failback syncing")
     with run.progress.waiting("failback", run.timeouts.failover, start.earliest):
         def look_and_show():
             assoc = association(journey)
             run.progress.seen((assoc.get("state") or "no state") if assoc else "no standby association", "API")
             return assoc
 
-        pair = Watch.start("failback", look_and_show,
-                           until=syncing,
-                           describe=describe, limit=run.timeouts.failover, clock=run.clock, polling=run.polling,
-                           since=start, expected=journey.expected("failback syncing"))
+        pair = dict(until=syncing, describe=describe, limit=run.timeouts.failover, clock=run.clock, since=start,
+                    expected=expected)
+        if machine.ssh_watch is None:
+            return wait_for("failback", look_and_show, polling=run.polling, **pair)
+        sparse = Watch.start("failback", look_and_show, polling=_sparse(run), **pair)
         try:
-            if machine.ssh_watch is not None and first_done(pair, machine.ssh_watch) is not pair:
-                pair.look_now()
-            return pair.result()
+            if first_done(sparse, machine.ssh_watch) is sparse:
+                return sparse.result()
         finally:
-            pair.stop()
+            sparse.stop(wait=False)
+        return wait_for("failback", look_and_show, polling=run.polling, **pair)
+
+
+def _sparse(run) -> Polling:
+    """While the GPU's SSH is expected to tell first, the API is looked at as seldom as while SSH is awaited
+    after a boot (support.instances.EXIT_LOOKS): a failback that failed, or that made a new GPU (whose SSH
+    the watch on the old one never sees), is still seen, that much later."""
+    return Polling.every(instances.EXIT_LOOKS * run.timeouts.ssh)
 
 
 def check_dataset_on_gpu(journey: Journey) -> None:

@@ -15,6 +15,7 @@ makes a late answer look early.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from contextlib import nullcontext
@@ -49,16 +50,32 @@ class Polling:
     longest: float = 15.0
     fraction: float = 0.02
     precision: float = 0.02
-    #: Looks before the expected window: each covers this share of the way there.
-    approach: float = 1 / 3
+    #: Looks before the expected window: each covers this share of the way there (two looks: halfway, and
+    #: where the window begins; an event that comes early is still caught, with a wider bracket).
+    approach: float = 1 / 2
+    #: The most looks a window gets: a wide one (history that varies a lot, a prior made elsewhere) is looked
+    #: at less densely than ``precision`` rather than costing calls without end; a narrow one is not affected.
+    window_looks: int = 15
 
     def interval(self, waited: float, expected: Expected | None = None) -> float:
         if expected is not None and waited < expected.high:
-            if waited < expected.low:
-                step = max(self.shortest, self.approach * expected.low)
-                return min(step, expected.low - waited) if expected.low - waited > self.shortest else self.shortest
-            return max(self.shortest, self.precision * waited)
+            gap_start = 0.0
+            for low, high in expected.stretches():
+                if waited < low:            # on the way to a stretch: a few looks, each a share of the way
+                    step = max(self.shortest, self.approach * (low - gap_start))
+                    return min(step, low - waited) if low - waited > self.shortest else self.shortest
+                if waited < high:           # inside one: dense
+                    return max(self.shortest, self.within(low, high) * waited)
+                gap_start = high
         return min(self.longest, max(self.shortest, self.fraction * waited))
+
+    def within(self, low: float, high: float) -> float:
+        """The share of the time waited between two looks inside ``low``..``high``: ``precision``, or coarser
+        where the stretch is too wide for ``window_looks`` looks at that precision (looks every p × t from low
+        to high number ln(high / low) / p)."""
+        if low <= 0:
+            return self.precision
+        return max(self.precision, math.log(high / low) / self.window_looks)
 
     def finer(self, share: float) -> "Polling":
         """The same polling with every interval past the shortest ``share`` as long: for looks that cost

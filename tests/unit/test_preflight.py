@@ -46,9 +46,10 @@ def scenario(name="Rent", plan=RENTS_A_GPU, tags=()) -> Selected:
     return Selected(name, f"features/x.feature:{len(name)}", tuple(tags), plan)
 
 
-OFFERS = [{"id": 1, "gpu_name": "RTX 3060", "dph_total": 0.09, "storage_dph": 0.01},
-          {"id": 2, "gpu_name": "RTX A4000", "dph_total": 0.20, "storage_dph": 0.02},
-          {"id": 3, "gpu_name": "RTX 4090", "dph_total": 0.05, "storage_dph": 0.01}]     # not allowed
+OFFERS = [{"id": 1, "gpu_name": "RTX 3060", "dph_total": 0.09, "storage_dph": 0.01, "disk_space": 40},
+          {"id": 2, "gpu_name": "RTX A4000", "dph_total": 0.20, "storage_dph": 0.02, "disk_space": 40},
+          {"id": 3, "gpu_name": "RTX 4090", "dph_total": 0.05, "storage_dph": 0.01, "disk_space": 40},  # not allowed
+          {"id": 4, "gpu_name": "RTX 3060", "dph_total": 0.02, "storage_dph": 0.01, "disk_space": 10}]  # disk too small
 
 
 def test_nothing_that_rents_is_settled_without_a_call():

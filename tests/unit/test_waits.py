@@ -258,8 +258,8 @@ def test_an_event_earlier_than_history_is_caught_with_an_honest_bracket(clock):
 
 
 def test_history_keeps_recent_times_per_target_and_phase(tmp_path):
-    history = TimingHistory(tmp_path / "h.jsonl", "sandbox")
-    other = TimingHistory(tmp_path / "h.jsonl", "http://real:8766")
+    history = TimingHistory(tmp_path / "h.jsonl", "sandbox", prior=None)
+    other = TimingHistory(tmp_path / "h.jsonl", "http://real:8766", prior=None)
     assert history.expected("running") is None
     for seconds in (100, 104, 98):
         history.add("running", seconds)
