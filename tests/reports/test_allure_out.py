@@ -17,8 +17,9 @@ from allure_commons.utils import format_exception
 from support import charts
 from support.allure_out import categories, finish, history, labels, publish, results_dir
 from support.backoff import ApiError, ConnectionProblem
-from support.costs import SpendRefused, choose_cheapest
+from support.costs import OfferNeeds, SpendRefused, choose_offer
 from support.interrupts import ScenarioTimeLimit
+from support.preflight import SKIPPED_ON_PURPOSE
 from support.reporting.junit import mark_interrupted_in_junit, merge_junit
 from support.spending import Budget
 from support.ssh import CommandFailed, CommandResult
@@ -66,10 +67,10 @@ CASES = [
     ("failed", allure_message(refused(lambda: budget(0.5).reserve("j", 0.9, 0, "instance journey"))), "Budget refused"),
     ("failed", allure_message(refused(lambda: full_budget().reserve("j", 0.6, 0, "instance journey"))),
      "Budget refused"),
-    ("failed", allure_message(refused(choose_cheapest, [{"gpu_name": "H100", "dph_total": 3}], ("RTX 3060",), 1.0)),
+    ("failed", allure_message(refused(choose_offer, [{"gpu_name": "H100", "dph_total": 3, "disk_space": 40}],
+                                      OfferNeeds(("RTX 3060",), disk_gb=20, max_price=1.0))),
      "Budget refused"),
-    ("skipped", "this scenario rents paid machines on the real service: set DUMONT_ALLOW_SPEND=1 to allow it",
-     "Budget refused"),
+    ("skipped", SKIPPED_ON_PURPOSE, "Budget refused"),
     ("broken", allure_message(ApiError("GET", "/api/v1/instances", 429, "Too Many Requests")), "Rate limited"),
     ("broken", allure_message(ApiError("POST", "/api/v1/instances", 500,
                                        "Limite de requisições excedido. Tente novamente em alguns segundos.")),
