@@ -1,4 +1,4 @@
-"""Test doubles shared by the unit tests: a fake clock and an in-memory Dumont server.
+"""Test doubles shared by the unit tests: a fake clock, an in-memory Dumont server, a machine over SSH.
 
 The server is reached through a ``requests`` transport adapter mounted on the
 client's session, so the client's real code path (session, headers, timeouts,
@@ -8,13 +8,23 @@ status handling) runs without a socket.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+
+from support.clock import Clock, Moment
+from support.config import Timeouts
+from support.journey import Journey, Machine
+from support.ledger import Ledger
+from support.progress import Progress
+from support.resources import Resource
+from support.timings import TimingHistory
 
 API = "/api/v1"
 
@@ -207,3 +217,36 @@ class ScriptAdapter(BaseAdapter):
 
     def close(self):
         pass
+
+
+class FakeSession:
+    """An SSH session to a machine that answers every command with ``result`` (or raises ``error``)."""
+
+    def __init__(self, result=None, error=None):
+        self.result, self.error = result, error
+        self.commands = []
+
+    def run(self, command, timeout):
+        self.commands.append((command, timeout))
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def journey_on(session, tmp_path, view: dict | None = None, offer: dict | None = None):
+    """A journey on machine 7, reached through ``session``, with a run that has no server behind it."""
+    def no_server(*args, **kwargs):
+        raise ConnectionError("no server in this test")
+
+    run = SimpleNamespace(
+        config=SimpleNamespace(keep_snapshots=False, model_install_cmd=None, run_label="acc-r1", gpu_speed_floor=0.5),
+        target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
+        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
+        history=TimingHistory(tmp_path / "phase-history.jsonl", "sandbox"),
+        progress=Progress(Clock(60), stream=io.StringIO(), live=False),
+        client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
+        journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
+    journey = Journey(run, "a scenario", "x.feature", [])
+    journey.using(Machine(Resource("instance", "7", "lbl"), view or {}, offer or {}, made=Moment.now(),
+                          boot=Moment.now(), session=session))
+    return journey

@@ -4,7 +4,6 @@ around it (time limit, phase, record, attachment, one-line failure)."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from support import gpu_check
-from support.clock import Clock, Moment
 from support.config import Timeouts
 from support.errors import PhaseFailed
 from support.gpu_judge import (
@@ -27,13 +25,10 @@ from support.gpu_judge import (
     smi_gpus,
     unreadable,
 )
-from support.journey import InstalledModel, Journey, Machine
-from support.ledger import Ledger
-from support.progress import Progress
+from support.journey import InstalledModel, Journey
 from support.reporting.gpu_lines import gpu_lines
-from support.resources import Resource
 from support.ssh import CommandResult
-from support.timings import TimingHistory
+from tests.unit.fakes import FakeSession, journey_on
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = ["name", "memory.total", "driver_version", "ecc.errors.uncorrected.volatile.total", "retired_pages.pending",
@@ -343,33 +338,9 @@ def test_the_probes_own_deadline_still_reports(standin_machine, tmp_path):
 
 # -- the step's logic ---------------------------------------------------------------------------------------
 
-class FakeSession:
-    def __init__(self, result=None, error=None):
-        self.result, self.error, self.commands = result, error, []
-
-    def run(self, command, timeout):
-        self.commands.append((command, timeout))
-        if self.error:
-            raise self.error
-        return self.result
-
-
 def journey_with(session, tmp_path) -> Journey:
-    def no_server(*args, **kwargs):
-        raise ConnectionError("no server in this test")
-
-    run = SimpleNamespace(
-        config=SimpleNamespace(keep_snapshots=False, run_label="acc-r1", gpu_speed_floor=0.5), clock=Clock(60),
-        timeouts=Timeouts(),
-        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
-        history=TimingHistory(tmp_path / "phase-history.jsonl", "sandbox"),
-        progress=Progress(Clock(60), stream=io.StringIO(), live=False),
-        client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
-        journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
-    journey = Journey(run, "a scenario", "x.feature", [])
-    journey.using(Machine(Resource("instance", "7", "lbl"), {"gpu_name": "RTX 3060", "gpu_ram": 12288.0},
-                          {"gpu_name": "RTX 3060", "gpu_ram": 12}, made=Moment.now(), boot=Moment.now(),
-                          session=session))
+    journey = journey_on(session, tmp_path, {"gpu_name": "RTX 3060", "gpu_ram": 12288.0},
+                         {"gpu_name": "RTX 3060", "gpu_ram": 12})
     journey.installed(InstalledModel("qwen3-0.6b", {}))
     return journey
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import io
-from types import SimpleNamespace
-
 import pytest
 
 from support import models
-from support.clock import Clock, Moment
 from support.config import Timeouts
 from support.errors import PhaseFailed
-from support.journey import Journey, Machine
-from support.ledger import Ledger
 from support.models import compare, install_command, parse_listing
-from support.progress import Progress
-from support.resources import Resource
 from support.ssh import CommandResult
-from support.timings import TimingHistory
+from tests.unit.fakes import FakeSession, journey_on
 
 A = "a" * 64
 B = "b" * 64
@@ -95,37 +87,6 @@ def test_unknown_model_is_fine_with_a_custom_command():
     assert "mystery-13b" in install_command("mystery-13b", None, "get {model}")
 
 
-class FakeSession:
-    def __init__(self, result=None, error=None):
-        self.result, self.error = result, error
-        self.commands = []
-
-    def run(self, command, timeout):
-        self.commands.append((command, timeout))
-        if self.error:
-            raise self.error
-        return self.result
-
-
-def journey_with(session, tmp_path) -> Journey:
-    """A journey on a machine reached through ``session``, with a run that has no server behind it."""
-    def no_server(*args, **kwargs):
-        raise ConnectionError("no server in this test")
-
-    run = SimpleNamespace(
-        config=SimpleNamespace(keep_snapshots=False, model_install_cmd=None, run_label="acc-r1"),
-        target=SimpleNamespace(model_mirror="http://mirror/models"), clock=Clock(60), timeouts=Timeouts(),
-        ledger=Ledger(tmp_path / "ledger.jsonl", "r1", "t"), guard=None, polling=None, kinds={}, spend_guard=None,
-        history=TimingHistory(tmp_path / "phase-history.jsonl", "sandbox"),
-        progress=Progress(Clock(60), stream=io.StringIO(), live=False),
-        client=SimpleNamespace(find_instance=no_server, list_instances=no_server),
-        journeys=[], new_label=lambda slug: f"acc-r1-{slug}-1")
-    journey = Journey(run, "a scenario", "x.feature", [])
-    journey.using(Machine(Resource("instance", "7", "lbl"), {}, {}, made=Moment.now(), boot=Moment.now(),
-                          session=session))
-    return journey
-
-
 def installed(manifest: str, listing: str) -> str:
     """What the install command prints: its own output, the manifest it left, the files' hashes."""
     return f"fetched\n{models.MANIFEST_MARK}\n{manifest}{models.HASHES_MARK}\n{listing}"
@@ -134,7 +95,7 @@ def installed(manifest: str, listing: str) -> str:
 def test_install_keeps_the_command_output_and_the_hashes(tmp_path):
     output = installed(f"{A}  config.json\n", f"{A}  config.json\n")
     session = FakeSession(CommandResult("curl ...", 0, output, "", 1.5))
-    journey = journey_with(session, tmp_path)
+    journey = journey_on(session, tmp_path)
     model = models.install(journey, "qwen3-0.6b")
     assert model.manifest == {"config.json": A} and journey.model("x") is model
     assert session.commands[0][1] == pytest.approx(Timeouts().model_install / 60)    # the limit, in wall time
@@ -144,11 +105,11 @@ def test_install_keeps_the_command_output_and_the_hashes(tmp_path):
 
 
 def test_install_keeps_the_output_when_it_fails_or_times_out(tmp_path):
-    failed = journey_with(FakeSession(CommandResult("false", 3, "", "disk full\n", 0.2)), tmp_path)
+    failed = journey_on(FakeSession(CommandResult("false", 3, "", "disk full\n", 0.2)), tmp_path)
     with pytest.raises(PhaseFailed, match="exit code 3.*disk full"):
         models.install(failed, "qwen3-0.6b")
     assert "disk full" in failed.attachments[0].body and "exit code 3" in failed.attachments[0].body
-    stuck = journey_with(FakeSession(error=TimeoutError("command did not finish within 20.0 s: curl")), tmp_path)
+    stuck = journey_on(FakeSession(error=TimeoutError("command did not finish within 20.0 s: curl")), tmp_path)
     with pytest.raises(PhaseFailed, match="did not finish"):
         models.install(stuck, "qwen3-0.6b")
     assert "did not finish" in stuck.attachments[0].body and stuck.attachments[0].body.startswith("$ ")
@@ -156,7 +117,7 @@ def test_install_keeps_the_output_when_it_fails_or_times_out(tmp_path):
 
 
 def test_a_step_out_of_order_says_which_step_is_missing(tmp_path):
-    journey = journey_with(None, tmp_path)
+    journey = journey_on(None, tmp_path)
     journey.using(None)
     with pytest.raises(AssertionError, match="no instance yet: a scenario must create one before it installs"):
         models.install(journey, "qwen3-0.6b")
@@ -167,7 +128,7 @@ def test_a_step_out_of_order_says_which_step_is_missing(tmp_path):
 def test_the_first_check_uses_the_installs_hashes_against_its_manifest_and_later_ones_hash_again(tmp_path):
     session = FakeSession(CommandResult("curl ...", 0, installed(f"{A}  config.json\n{B}  model.bin\n",
                                                                   f"{A}  config.json\n{C}  model.bin\n"), "", 0.1))
-    journey = journey_with(session, tmp_path)
+    journey = journey_on(session, tmp_path)
     models.install(journey, "qwen3-0.6b")
     with pytest.raises(AssertionError, match="corrupt: model.bin"):     # a download that differs from the mirror
         models.verify(journey)
