@@ -18,7 +18,7 @@ from support.interrupts import InterruptGuard
 from support.ledger import Ledger, maybe_alive, read_entries
 from support.resources import Live, Resource
 from support.waits import Polling
-from tests.unit.test_models import journey_with
+from tests.unit.fakes import journey_on
 
 POLL = Polling(shortest=1.0, longest=1.0)
 
@@ -333,7 +333,7 @@ def test_a_resource_known_by_label_only_is_deleted_and_reported_with_its_id(ledg
 
 
 def test_an_instance_found_by_label_at_cleanup_is_in_the_report_as_deleted(tmp_path):
-    journey = journey_with(None, tmp_path)
+    journey = journey_on(None, tmp_path)
     journey.using(None)
     journey.chose({"dph_total": 0.36, "gpu_name": "RTX 3060"})
     made, deleted = Moment(time.monotonic() - 2.0, time.monotonic() - 1.0), Moment.now()

@@ -11,7 +11,7 @@ from support import instances
 from support.clock import Clock
 from support.errors import PhaseFailed
 from support.waits import NotYet, Polling, Watch
-from tests.unit.test_models import journey_with
+from tests.unit.fakes import journey_on
 
 FAST = Polling(shortest=0.25, longest=1.0, fraction=0.02)
 
@@ -33,7 +33,7 @@ class StallingServer:
 
 
 def a_journey(tmp_path, server):
-    journey = journey_with(None, tmp_path)
+    journey = journey_on(None, tmp_path)
     journey.run.client.find_instance = server.find_instance
     journey.run.polling = FAST
     return journey

@@ -6,7 +6,8 @@ from support.clock import Moment
 from support.journey import StandbyRun
 from support.resources import Resource
 from support.ssh import CommandResult
-from tests.unit.test_models import A, B, journey_with
+from tests.unit.fakes import journey_on
+from tests.unit.test_models import A, B
 
 
 class Session:
@@ -27,7 +28,7 @@ class Session:
 
 
 def test_a_kept_connection_that_did_not_survive_the_failover_is_replaced(tmp_path, monkeypatch):
-    journey = journey_with(None, tmp_path)
+    journey = journey_on(None, tmp_path)
     journey.paired(StandbyRun(Resource("standby", "7", "lbl")))
     kept, fresh = Session(lost=True), Session()
     opened = iter([kept, fresh])

@@ -16,7 +16,7 @@ from support.resources import Resource
 from support.ssh import CommandResult
 from support.timings import Expected, TimingHistory
 from support.waits import NotYet, Polling, Watch
-from tests.unit.test_models import journey_with
+from tests.unit.fakes import journey_on
 
 HASH = "a" * 64
 
@@ -51,7 +51,7 @@ class Standby:
 
 
 def paired(tmp_path, session):
-    journey = journey_with(None, tmp_path)
+    journey = journey_on(None, tmp_path)
     journey.run.config.standby_sync_interval = 30.0
     journey.run.polling = Polling()
     journey.run.history = TimingHistory(tmp_path / "h.jsonl", "sandbox", prior=None)
