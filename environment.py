@@ -31,9 +31,7 @@ def before_all(context):
         configuration.exit_with_problems(error.problems, error.warnings)
     run = context.run
     runner = context._runner
-    run.preflight = preflight.check(config, run.target.is_sandbox, run.target.url, run.client,
-                                    preflight.selected(runner.features, context.config, runner.step_registry))
-    if run.preflight.problems:
+    if run.settle(preflight.selected(runner.features, context.config, runner.step_registry)).problems:
         run.close()                     # nothing was rented: stop the sandbox, and leave with exit 2
         configuration.exit_with_problems(run.preflight.problems)
     run.guard.alive_count = run.alive_count

@@ -306,8 +306,7 @@ def settle_before_running(run: Run, locations: list[str], behave_args: list[str]
     load_step_modules([str(ROOT / "steps")])
     behave_config = Configuration([*behave_args, *locations])
     features = parse_features(collect_feature_locations(behave_config.paths))
-    return preflight.check(run.config, run.target.is_sandbox, run.target.url, run.client,
-                           preflight.selected(features, behave_config, registry))
+    return run.settle(preflight.selected(features, behave_config, registry))
 
 
 if __name__ == "__main__":

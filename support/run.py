@@ -16,7 +16,7 @@ from support.errors import LoginFailed
 from support.interrupts import InterruptGuard
 from support.leaks import LeakCheck, check_leaks
 from support.ledger import Ledger, maybe_alive, read_entries
-from support.preflight import Preflight
+from support.preflight import Preflight, Selected, check
 from support.progress import Progress
 from support.provider import ProviderListing
 from support.ratelimit import SharedRequestBudget
@@ -115,6 +115,11 @@ class Run:
     def open_journeys(self) -> list:
         """Journeys that never reached their after-hook (an interrupt cut them short)."""
         return [j for j in self.journeys if j.metrics.status == "running"]
+
+    def settle(self, scenarios: list[Selected]) -> Preflight:
+        """The spend opt-in and the budget for every selected scenario, before the first starts."""
+        self.preflight = check(self.config, self.target.is_sandbox, self.target.url, self.client, scenarios)
+        return self.preflight
 
     def sweeper(self, out=print) -> Sweeper:
         return Sweeper(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), self.kinds,
