@@ -15,6 +15,7 @@ bracket instead of being stamped at its send time.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -34,7 +35,9 @@ def _measure_epoch_offset(tries: int = 5) -> tuple[float, float]:
         if best is None or after - before < best[1] - best[0]:
             best = (before, after, epoch)
     before, after, epoch = best
-    return epoch - (before + after) / 2, (after - before) / 2
+    # An epoch near 1.8e9 is a float with steps of about 0.24 µs: a conversion (one addition) cannot be
+    # finer than that, however narrow the bracket, and the uncertainty says so.
+    return epoch - (before + after) / 2, (after - before) / 2 + 2 * math.ulp(epoch)
 
 
 #: Epoch seconds at monotonic zero: one offset for the whole process, so converted times agree.

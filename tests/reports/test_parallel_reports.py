@@ -5,6 +5,7 @@ worker ran), one set of run-level files and charts, and one JUnit file per featu
 from __future__ import annotations
 
 import json
+from itertools import takewhile
 from xml.etree import ElementTree
 
 from tests.reports.conftest import PARALLEL_JOURNEYS
@@ -107,7 +108,9 @@ def test_each_journey_reports_its_api_calls_and_the_time_they_lost(parallel_run)
     assert run["calls"] >= sum(j["api"]["calls"] for j in journeys)      # plus each worker's login
     text = (parallel_run.reports / "report-en.txt").read_text(encoding="utf-8")
     line = f"✅ {hit[0]['display_name']}: "
-    following = text[text.index(line):].splitlines()[1]
+    # The journey's own lines follow it, each starting "↳" (its offer, its API figures, its GPU check).
+    own = list(takewhile(lambda t: t.startswith("   ↳ "), text[text.index(line):].splitlines()[1:]))
+    [following] = [t for t in own if t.startswith("   ↳ API: ")]
     expected = f"   ↳ API: {api['calls']} calls, {api['retries']} retries, 1 rate limited, "
     assert following.startswith(expected), following
     assert "waiting in backoff" in following and "lost to stalls" in following
