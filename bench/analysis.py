@@ -385,6 +385,9 @@ def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
     * ``snapshot``, ``restore``: the server's own intervals (both calls are synchronous: no latency);
     * ``pause``: pause request → stopped; ``resume``: resume request → SSH answering again;
     * ``server stall``: a request of the scenario held by a server stall (:func:`_held`);
+    * ``gpu check``: a command that used the machine's GPU (the GPU check's probe), from its start to its end
+      on the machine: the machine's own work (on a real one its Python, torch and CUDA starting, the timed
+      work, the model's load and answer); the SSH round trip around it is the harness's;
     * failover journey: see :func:`_failover`.
     Deletes are instantaneous on the server: the wait for "gone" is the harness's.
     """
@@ -409,6 +412,9 @@ def segments(scenario: Scenario, truth: Truth) -> list[Segment]:
     for started in truth.named("restore_started", scenario.snapshots):
         if (done := truth.first("restore_completed", [started["id"]], started["t"])) is not None:
             found.append(Segment("restore", started["t"], done["t"]))
+    for ran in truth.named("gpu_command", scenario.instances):
+        detail = ran.get("detail") or {}
+        found.append(Segment("gpu check", float(detail["start"]), float(detail["end"])))
     found += _held(scenario, truth)
     if scenario.standbys:
         for gpu, standby in scenario.standbys.items():

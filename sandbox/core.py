@@ -72,7 +72,8 @@ class Core:
         self.gpus = GpuStandins(cfg.data_dir, self.faults, self.events, cfg.time_scale, cfg.size_scale)
         machine_env["PYTHONPATH"] = self.gpus.python_path
         factory = MachineFactory(machines_dir, cfg.host, load_or_create_host_key(cfg.data_dir / "ssh_host_ed25519_key"),
-                                 machine_env, path_prefix=str(self.bin_dir), prepare=self.gpus.prepare)
+                                 machine_env, path_prefix=str(self.bin_dir), prepare=self.gpus.prepare,
+                                 ran=self.gpus.command_ran)
         self.lifecycle = Lifecycle(store=self.store, clock=self.clock, timings=self.timings, billing=self.billing,
                                    faults=self.faults, events=self.events, ports=PortAllocator(cfg.host),
                                    factory=factory)

@@ -218,6 +218,18 @@ def snapshot_checks(metrics: dict, truth: dict) -> list[str]:
     return broken
 
 
+def checked_by_design(scenario: Scenario, known: Truth) -> list[str]:
+    """The instances a journey's GPU step is written to check: the snapshot journey checks only the machine
+    restored from the snapshot (made after the snapshot started), the others every GPU they rent."""
+    if scenario.journey != "snapshot":
+        return scenario.instances
+    started = [e["t"] for e in known.named("snapshot_started", scenario.snapshots)]
+    if not started:
+        return []
+    return [i for i in scenario.instances
+            if (made := known.first("created", [i])) is not None and made["t"] > min(started)]
+
+
 def passed_on_broken_machines(metrics: dict, truth: dict) -> list[str]:
     """A journey that passed although the sandbox says its data or its GPU was not what it claimed: a
     restore that restored nothing (``restore_failed`` with no ``restore_completed`` after it), or a GPU
@@ -232,7 +244,7 @@ def passed_on_broken_machines(metrics: dict, truth: dict) -> list[str]:
             if known.first("restore_completed", [failed["id"]], failed["t"]) is None:
                 broken.append(f"{raw.get('test_name')}: passed, but the sandbox restored nothing "
                               f"(restore_failed on snapshot {str(failed['id'])[:8]})")
-        for assigned in known.named("gpu_assigned", scenario.instances):
+        for assigned in known.named("gpu_assigned", checked_by_design(scenario, known)):
             condition = (assigned.get("detail") or {}).get("condition")
             if condition:
                 broken.append(f"{raw.get('test_name')}: passed on instance {assigned['id']}, whose GPU the sandbox "

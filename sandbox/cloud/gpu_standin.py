@@ -13,9 +13,11 @@ CUDA version, and `total_flops` when the offer has one), and the probe itself ru
   text from the files the install put in place.
 
 What each instance got is decided when it is made (`prepare`), written to <data dir>/gpus/<id>.json, and
-told as the ground-truth event `gpu_assigned`. The fault `gpu_fault` (docs/sandbox-interface.md) breaks
-the next N instances' GPU: `missing` (a tool is absent), `cuda_broken`, `slow`, `wrong_model` (another card
-than the one rented), `mute` (the model answers nothing). CPU standbys get no GPU: `nvidia-smi` is not found
+told as the ground-truth event `gpu_assigned`. A command that used the GPU (a stand-in marks it, by the
+command's process group) is told as `gpu_command` when it ends: the machine's own work. The fault
+`gpu_fault` (docs/sandbox-interface.md) breaks the next N instances' GPU: `missing` (a tool is absent),
+`cuda_broken`, `slow`, `wrong_model` (another card than the one rented), `mute` (the model answers
+nothing). CPU standbys get no GPU: `nvidia-smi` is not found
 there and `import torch` fails, as on a CPU machine.
 
 Standard library only.
@@ -154,3 +156,19 @@ class GpuStandins:
         truth.update(gpu_name=spec["gpus"][0]["name"], memory_total_mib=spec["gpus"][0]["memory_total_mib"],
                      num_gpus=len(spec["gpus"]), fault=fault.id if fault else None)
         self.events.record("instance", rec.id, "gpu_assigned", None, None, truth)
+
+    def command_ran(self, rec, group: int, started: float, ended: float) -> None:
+        """A command a client ran on an instance ended: if it used the GPU (a stand-in marked it), the
+        ground truth gets `gpu_command`, the machine's own work from the command's start to its end."""
+        marks = self.specs / f"{rec.id}.used"
+        try:
+            lines = marks.read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            mark_group, _, at = line.partition(" ")
+            # a process group number may come back later for another command: the mark's time tells
+            if mark_group == str(group) and started <= float(at or 0) <= ended:
+                self.events.record("instance", rec.id, "gpu_command", None, None,
+                                   {"start": started, "end": ended}, t=started)
+                return

@@ -93,6 +93,9 @@ class Machine:
         #: poll reached the machine, before its handshake).
         self.on_first_connection: Optional[Callable[[float], None]] = None
         self._first_pending = False
+        #: Told of each command a client ran, when it ended: its process group (the command's own session)
+        #: and its start and end (wall epoch), so that the sandbox can say what the machine's work was.
+        self.on_command: Optional[Callable[[int, float, float], None]] = None
         self.procs: Set[asyncio.subprocess.Process] = set()
         self.workspace.mkdir(parents=True, exist_ok=True)
 
@@ -161,6 +164,7 @@ class Machine:
         username = process.get_extra_info("username") or "root"
         command = process.command
         argv = [*_DIE_WITH_SANDBOX, "bash", *(("-c", command) if command is not None else ("-s",))]
+        started = time.time()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, cwd=str(self.workspace), env=self.env(username),
@@ -192,6 +196,8 @@ class Machine:
                     os.killpg(proc.pid, signal.SIGKILL)
         finally:
             self.procs.discard(proc)
+            if self.on_command is not None:
+                self.on_command(proc.pid, started, time.time())
 
     async def run_detached(self, command: str, log_name: str) -> int:
         """Run a command in the workspace (e.g. onstart_cmd), output to <root>/<log_name>."""
@@ -229,7 +235,8 @@ class MachineFactory:
     reaper looks for, and a PATH that starts with the sandbox's stand-in commands)."""
 
     def __init__(self, machines_dir: Path, host: str, host_key, env: Dict[str, str],
-                 path_prefix: Optional[str] = None, prepare: Optional[Callable[[MachineRecord], None]] = None):
+                 path_prefix: Optional[str] = None, prepare: Optional[Callable[[MachineRecord], None]] = None,
+                 ran: Optional[Callable[[MachineRecord, int, float, float], None]] = None):
         self.machines_dir = Path(machines_dir).resolve()
         self.host = host
         self.host_key = host_key
@@ -237,6 +244,8 @@ class MachineFactory:
         self.path_prefix = path_prefix
         #: Told of each machine as it is built, before its first command (an instance gets its GPU).
         self.prepare = prepare
+        #: Told of each command run on a machine (see Machine.on_command).
+        self.ran = ran
 
     def root_of(self, mid: int) -> Path:
         return self.machines_dir / str(mid)
@@ -245,5 +254,8 @@ class MachineFactory:
         if self.prepare is not None:
             self.prepare(rec)
         env = {**self.env, "DUMONT_INSTANCE_ID": str(rec.id)}
-        return Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env,
-                       self.path_prefix)
+        machine = Machine(rec.id, Path(rec.root_dir), rec.ssh_port, self.host, self.host_key, rec.ssh_key, env,
+                          self.path_prefix)
+        if self.ran is not None:
+            machine.on_command = lambda group, started, ended: self.ran(rec, group, started, ended)
+        return machine

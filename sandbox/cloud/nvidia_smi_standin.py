@@ -101,6 +101,9 @@ def main(argv):
     if spec is None or "nvidia-smi" in spec.get("missing", ()):
         print("bash: nvidia-smi: command not found", file=sys.stderr)
         return 127
+    # The command that ran this used the GPU (ground truth: see _standin_gpu.mark_used, same line format).
+    with open(os.path.join(specs, "{}.used".format(os.environ.get("DUMONT_INSTANCE_ID", ""))), "a") as marks:
+        marks.write("{} {:.6f}\n".format(os.getpgid(0), time.time()))
     wanted = option(args, "--query-gpu")
     if wanted:
         return query(spec, [f.strip() for f in wanted.split(",") if f.strip()],

@@ -5,6 +5,7 @@ its one-line reason (never a traceback), its metrics say so, and nothing is left
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import jsonschema
@@ -54,6 +55,12 @@ def test_a_healthy_gpu_passes_and_is_reported_as_the_sandbox_made_it(gpu_sandbox
     # Its time is a phase of the journey, between the model install and the snapshot.
     names = [p["name"] for p in journey["phases"]]
     assert names.index("model_install") < names.index("gpu_check") < names.index("snapshot")
+    # The sandbox's truth says which command was the machine's GPU work: the probe alone (the install's and the
+    # checksums' commands never touch the GPU), inside the phase the suite reports for it.
+    [ran] = [e for e in sb.admin.events(resource_id=check["instance_id"]) if e["event"] == "gpu_command"]
+    [phase] = [p for p in journey["phases"] if p["name"] == "gpu_check"]
+    started = datetime.fromisoformat(phase["started_at"]).timestamp()
+    assert started - 0.002 <= ran["detail"]["start"] < ran["detail"]["end"] <= started + phase["seconds"] + 0.002
     schema = json.loads((ROOT / "schemas" / "metrics.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(result.metrics)
     # Allure attaches the probe's raw output to the step: nvidia-smi's table and the probe's JSON.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -18,7 +19,7 @@ RTX_3060 = {"gpu_name": "RTX 3060", "num_gpus": 1, "gpu_ram": 12.0, "cuda_versio
 def standins(tmp_path):
     events = []
     faults = Faults(seed=3)
-    made = GpuStandins(tmp_path, faults, SimpleNamespace(record=lambda *a: events.append(a)), 60.0, 1000.0)
+    made = GpuStandins(tmp_path, faults, SimpleNamespace(record=lambda *a, **at: events.append(a)), 60.0, 1000.0)
     (tmp_path / "bin").mkdir()
     made.install(tmp_path / "bin")
     return SimpleNamespace(made=made, faults=faults, events=events, root=tmp_path)
@@ -85,3 +86,29 @@ def test_nvidia_smi_refuses_a_field_it_does_not_know_and_vanishes_when_taken_awa
     standins.made.prepare(instance(9))
     gone = smi(standins.root, 9, "--query-gpu=name", "--format=csv")
     assert gone.returncode == 127 and "command not found" in gone.stderr
+
+
+@pytest.mark.parametrize("program", [
+    "nvidia-smi",
+    "import torch; torch.cuda.is_available()",
+])
+def test_a_command_that_used_the_gpu_is_told_as_the_machines_work_and_no_other(standins, program):
+    standins.made.prepare(instance(4))
+    if program == "nvidia-smi":
+        argv = [sys.executable, "-I", "-S", str(NVIDIA_SMI), str(standins.root / "gpus"), "--query-gpu=name",
+                "--format=csv"]
+    else:
+        argv = [sys.executable, "-c", program]
+    started = time.time()
+    used = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True,
+                            env={"DUMONT_INSTANCE_ID": "4", "PYTHONPATH": str(standins.root / "gpu-site")})
+    assert used.wait(timeout=30) == 0
+    ended = time.time()
+    idle = subprocess.Popen(["true"], start_new_session=True)
+    idle.wait(timeout=30)
+    rec = SimpleNamespace(id=4)
+    standins.made.command_ran(rec, idle.pid, started, time.time())       # never touched the GPU
+    standins.made.command_ran(rec, used.pid, ended + 1, ended + 2)       # its group again, later: not this mark
+    standins.made.command_ran(rec, used.pid, started, ended)
+    told = [e for e in standins.events if e[2] == "gpu_command"]
+    assert told == [("instance", 4, "gpu_command", None, None, {"start": started, "end": ended})]

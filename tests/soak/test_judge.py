@@ -287,3 +287,24 @@ def test_a_pass_on_a_gpu_the_sandbox_broke_is_false():
     assert verdict.outcome == "false pass" and "(cuda_broken)" in verdict.broken[0]
     broken["events"][-1]["detail"]["condition"] = None
     assert judge(record(truth=broken)).outcome == "passed"
+
+
+@pytest.mark.parametrize("broken_one, false_pass", [("first", False), ("restored", True)])
+def test_the_snapshot_journey_answers_for_the_gpu_of_the_machine_it_restored_only(broken_one, false_pass):
+    restored = int(GPU) + 1
+    made = truth()
+    made["events"] += [
+        {"t": T0 + 6.0, "kind": "instance", "id": restored, "event": "created", "to": "loading", "detail": None},
+        {"t": T0 + 6.0, "kind": "instance", "id": restored, "event": "gpu_assigned", "to": None,
+         "detail": {"condition": "cuda_broken" if broken_one == "restored" else None}},
+        {"t": T0 + 0.01, "kind": "instance", "id": int(GPU), "event": "gpu_assigned", "to": None,
+         "detail": {"condition": "cuda_broken" if broken_one == "first" else None}},
+    ]
+    journey_metrics = metrics()
+    [journey] = journey_metrics["journeys"]
+    journey["feature_file"] = "features/pt/snapshot.feature"
+    journey["machines"] = journey["machines"] + [dict(journey["machines"][0], id=str(restored))]
+    verdict = judge(record(truth=made, metrics=journey_metrics))
+    assert (verdict.outcome == "false pass") is false_pass
+    if false_pass:
+        assert f"instance {restored}" in verdict.broken[0]

@@ -133,6 +133,22 @@ def test_a_request_of_the_journey_held_by_a_server_stall_is_a_server_side_wait()
     assert split.irreducible - without.irreducible == pytest.approx(2.2 - 2.0)    # past the boot and the download
 
 
+def test_a_command_that_used_the_gpu_is_the_machines_own_work_and_only_that_command():
+    metrics, truth_data = instance_run()
+    # the GPU check's probe ran on the machine from 1.92 to 2.05; the SSH round trip around it is the harness's
+    truth_data["events"].append(event(1.92, "gpu_command", 1, start=T0 + 1.92, end=T0 + 2.05))
+    truth_data["events"].append(event(1.95, "gpu_command", 7, start=T0 + 1.95, end=T0 + 2.5))    # not this journey's
+    truth = analysis.Truth(truth_data)
+    scenario = analysis.Scenario.of(metrics["journeys"][0], truth)
+    [check] = [s for s in segments(scenario, truth) if s.name == "gpu check"]
+    assert (check.start, check.end, check.latency) == (T0 + 1.92, T0 + 2.05, 0)
+    without = Split.of(4.8, [s for s in segments(scenario, truth) if s.name != "gpu check"], 60.0)
+    split = Split.of(4.8, segments(scenario, truth), 60.0)
+    # past the model download (1.9–2.0): 0.05 s more of the machine's own work, 0.05 s less harness
+    assert split.irreducible - without.irreducible == pytest.approx(0.05)
+    assert without.harness - split.harness == pytest.approx(0.05)
+
+
 def test_instance_journey_figures():
     metrics, truth = instance_run()
     result = analyze("instance", 5.5, metrics, truth, history=0)
