@@ -168,7 +168,9 @@ class Deleter:
 
         "Already gone" is success, whatever the delete answered (the real server answers 500 to a
         delete of something gone). A delete that answered 200 but left the resource alive is sent
-        again, up to ``rounds`` times. Raises :class:`CleanupFailed` with the last error.
+        again, sooner first and then less often, until the time limit (and at least ``rounds`` times):
+        a machine that is still there is billing, so the suite does not stop at a count. Raises
+        :class:`CleanupFailed` with the last error.
 
         ``gone_since``: another delete, carried out then, may have taken this one with it (a GPU's delete
         takes its standby): if it is already gone, it went between then and now, and no delete is sent.
@@ -180,25 +182,35 @@ class Deleter:
                     return Moment(gone_since.earliest, time.monotonic())
             except (ApiError, ConnectionProblem):
                 pass                          # cannot tell yet: delete it as if it were there
-        per_round = (limit or self.limit) / self.rounds
+        total = limit or self.limit
+        began = time.monotonic()
+        # A delete the server carried out shows at its next look (docs/dumont-api.md): the first proof wait is
+        # short; each one after is twice the last, so a slow provider is not flooded with deletes.
+        first = total / (2 ** (self.rounds + 1) - 1)
+        wait, sent = first, 0
         last_error = "still present after delete"
-        for _ in range(self.rounds):
+        while True:
             answer = "delete accepted"
-            sent = time.monotonic()
+            asked = time.monotonic()
             try:
                 kind.delete(self.client, resource.id)
             except (ApiError, ConnectionProblem) as error:
                 answer = str(error)
-            carried_out = Moment.during(sent, time.monotonic())
+            carried_out = Moment.during(asked, time.monotonic())
+            sent += 1
             try:
                 wait_for(f"delete {resource}", lambda: kind.is_gone(self.client, resource.id), until=bool,
-                         limit=per_round, clock=self.clock, polling=self.polling,
+                         limit=wait, clock=self.clock, polling=self.polling,
                          describe=lambda gone: "still present")
                 return carried_out
             except (PhaseTimeout, PhaseFailed) as error:
                 seen = error.last_state if isinstance(error, PhaseTimeout) else error.reason
                 last_error = f"{answer}; then {seen}"
-        raise CleanupFailed(f"{resource} is still alive after {self.rounds} deletes: {last_error}")
+            left = total - self.clock.real(time.monotonic() - began)
+            if left <= 0 and sent >= self.rounds:
+                break
+            wait = min(wait * 2, left) if left > first else first
+        raise CleanupFailed(f"{resource} is still alive after {sent} deletes: {last_error}")
 
     def delete_labelled(self, resource: Resource, skip=()) -> list[tuple[Resource, Moment | BaseException]]:
         """Delete whatever carries ``resource.label`` now (but the ids in ``skip``): one listing, which raises

@@ -149,10 +149,10 @@ def test_one_failure_does_not_stop_the_others(ledger, guard, make_cleanup, track
         track(cleanup, resource)
     cleanup.run()
     assert a.is_gone() and c.is_gone() and not b.is_gone()
-    assert b.deletes == 3                                  # resent, then given up
+    assert b.deletes == 4                                  # resent until the time limit, then given up
     failures = cleanup.failures()
     assert [f.resource.id for f in failures] == ["b"]
-    assert "still alive after 3 deletes" in failures[0].error
+    assert "still alive after 4 deletes" in failures[0].error
     assert "503: Provider unreachable" in failures[0].error
     assert deleted_in_ledger(ledger) == ["c", "a"]
     assert [e.resource.id for e in maybe_alive(read_entries(ledger.path))] == ["b"]   # left for the sweep
@@ -176,16 +176,27 @@ def test_sticky_delete_is_resent(ledger, guard, make_cleanup, track, kinds, fake
     [outcome] = cleanup.run()
     assert outcome.deleted
     assert sticky.deletes == 2
-    assert sum(fake_time.sleeps) == pytest.approx(10)     # waited one round (30 s / 3) before resending
+    assert sum(fake_time.sleeps) == pytest.approx(2)      # waited the first, shortest round (30 s / 15)
 
 
-def test_deleter_gives_up_with_the_last_error(ledger, guard, make_cleanup, track, kinds):
+def test_deleter_resends_until_its_time_limit_then_gives_up_with_the_last_error(ledger, guard, make_cleanup,
+                                                                               track, kinds, fake_time):
     never = Machine("never", [], ignore_deletes=99)
     kinds["instance"].machines["never"] = never
-    deleter = Deleter(None, Clock(), POLL, 3, kinds)
-    with pytest.raises(CleanupFailed, match="instance never is still alive after 3 deletes"):
+    deleter = Deleter(None, Clock(), POLL, 30, kinds)
+    start = fake_time()
+    with pytest.raises(CleanupFailed, match="instance never is still alive after 4 deletes: delete accepted; "
+                                            "then still present"):
         deleter.delete(ledger.resource("instance", "lbl", "never"))
-    assert never.deletes == 3
+    # proof waits of 2, 4, 8 and 16 s: the limit used whole, the deletes sooner first and then less often
+    assert never.deletes == 4 and fake_time() - start == pytest.approx(30, abs=1)
+
+
+def test_a_provider_that_ignores_more_deletes_than_the_minimum_is_outlasted(ledger, guard, kinds, fake_time):
+    stubborn = Machine("stubborn", [], ignore_deletes=3)      # three deletes accepted and ignored: the fourth works
+    kinds["instance"].machines["stubborn"] = stubborn
+    Deleter(None, Clock(), POLL, 30, kinds).delete(ledger.resource("instance", "lbl", "stubborn"))
+    assert stubborn.deletes == 4 and stubborn.is_gone()
 
 
 def test_transient_errors_while_verifying(ledger, guard, make_cleanup, track, kinds):
@@ -550,15 +561,15 @@ def test_every_deletion_is_stamped_when_it_was_carried_out_not_when_proven(ledge
     slow = Machine("slow", [])
     looks = []
 
-    def gone_after_three_looks():
+    def gone_after_some_looks():
         looks.append(fake_time())
-        return not slow.alive and len(looks) > 3
+        return not slow.alive and len(looks) > 2
 
-    slow.gone_hook = gone_after_three_looks
+    slow.gone_hook = gone_after_some_looks
     start = fake_time()
     track(cleanup, slow)
     [outcome] = cleanup.run()
-    assert outcome.at.latest == start and fake_time() == start + 3      # proven three looks later
+    assert outcome.at.latest == start and fake_time() == start + 2      # proven looks later, before any resend
     [entry] = [e for e in read_entries(ledger.path) if e["event"] == "deleted"]
     assert entry["t"] == round(epoch_of(start), 3) and entry["id"] == "slow"
 
