@@ -28,6 +28,8 @@ class Entry:
     scenario: str
     host: str = field(default="", compare=False)     # who wrote it: the sweeper spares live runs
     pid: int = field(default=0, compare=False)
+    #: When it was written (epoch): for an intent, when its create was about to leave.
+    at: float = field(default=0.0, compare=False)
 
     def owner_gone(self) -> bool:
         """True when the run that wrote this entry is surely over (same host, process gone)."""
@@ -132,7 +134,8 @@ def maybe_alive(entries: list[dict], target: str | None = None) -> list[Entry]:
             continue
         kind, label, rid = record["kind"], record["label"], record.get("id")
         entry = Entry(Resource(kind, rid, label, record.get("target", "")), record.get("run_id", ""),
-                      record.get("scenario", ""), record.get("host", ""), int(record.get("pid") or 0))
+                      record.get("scenario", ""), record.get("host", ""), int(record.get("pid") or 0),
+                      float(record.get("t") or 0.0))
         if record["event"] == "intent":
             state.setdefault((kind, label, None), entry)
         elif record["event"] == "created":

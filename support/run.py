@@ -23,7 +23,7 @@ from support.ratelimit import SharedRequestBudget
 from support.resources import Kind, kinds
 from support.spending import Budget, SpendGuard
 from support.ssh import SshKey
-from support.sweep import Sweeper
+from support.sweep import Sweeper, create_limits
 from support.target import Target, start_target
 from support.timings import Prior, TimingHistory, prior_path
 from support.waits import Polling
@@ -123,7 +123,8 @@ class Run:
 
     def sweeper(self, out=print) -> Sweeper:
         return Sweeper(self.client, Ledger(self.ledger.path, self.config.run_id, self.target.key), self.kinds,
-                       clock=self.clock, polling=self.polling, delete_limit=self.timeouts.delete, out=out)
+                       clock=self.clock, polling=self.polling, delete_limit=self.timeouts.delete, out=out,
+                       create_limits=create_limits(self.config))
 
     def sweep_earlier_runs(self, out=print) -> int:
         """Delete the leftovers of earlier runs on this target whose process is gone (kill -9)."""

@@ -11,6 +11,12 @@ is named and the sweep exits non-zero; "nothing left alive" is said only when
 every kind was checked. A kind the server says it does not have at all (no
 snapshot repository: no snapshots) is checked, and said so in one line.
 
+A create whose run died while it was on its way (an intent with no answer) may
+still make something: a snapshot the server was archiving, an instance behind
+the server's stall. Its label is watched, and whatever appears deleted, until
+that create's own time limit has passed since it was sent; only then is the
+intent closed.
+
 Every run also sweeps, at its start, the leftovers of earlier runs on the same
 target whose process is gone (e.g. ``kill -9``).
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import dataclass, field
 
 from support import config as configuration
@@ -26,12 +33,12 @@ from support.backoff import BackoffPolicy
 from support.cleanup import Deleter
 from support.client import DumontClient
 from support.clock import Clock
-from support.errors import ApiError, ConnectionProblem, LoginFailed
+from support.errors import ApiError, ConnectionProblem, LoginFailed, PhaseFailed, PhaseTimeout
 from support.ledger import Entry, Ledger, maybe_alive, read_entries
 from support.provider import ProviderListing
-from support.resources import INSTANCE, STANDBY, Inventory, Resource, kinds, take_inventory
+from support.resources import INSTANCE, SNAPSHOT, STANDBY, Inventory, Resource, kinds, take_inventory
 from support.target import read_health, target_key, url_of
-from support.waits import Polling
+from support.waits import Polling, wait_for
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,59 @@ class Sweeper:
     """Finds and deletes leftovers on one target."""
 
     def __init__(self, client, ledger: Ledger, resource_kinds, *, clock: Clock, polling: Polling,
-                 delete_limit: float, out=print):
+                 delete_limit: float, out=print, create_limits: dict[str, float] | None = None):
         self.client = client
         self.ledger = ledger
         self.kinds = resource_kinds
         self.deleter = Deleter(client, clock, polling, delete_limit, resource_kinds)
+        self.clock = clock
+        self.polling = polling
+        #: Real seconds, per kind, that a create may still make something after it was sent.
+        self.create_limits = dict(create_limits or {})
         self.out = out
+
+    def may_still_appear_until(self, entry: Entry) -> float | None:
+        """For an intent with no answer: until when (epoch) its create may still make something, if later
+        than now."""
+        if entry.resource.id is not None or not entry.at:
+            return None
+        until = entry.at + self.clock.wall(self.create_limits.get(entry.resource.kind, 0.0))
+        return until if until > time.time() else None
+
+    def watch(self, entry: Entry, until: float, result: "SweepResult") -> None:
+        """Delete whatever appears under an intent's label until ``until`` (epoch); then close the intent."""
+        resource = entry.resource
+        target = self.ledger.target
+        self.out(f"{target}: a {resource.kind} labelled {resource.label} was being made when its run ended: "
+                 f"watching its label until {time.strftime('%H:%M:%S', time.localtime(until))} "
+                 f"(its create's time limit)")
+        deleted: list[str] = []
+        failed: list[str] = []
+
+        def look() -> bool:
+            over = time.time() >= until           # a listing sent after the limit that finds nothing ends it
+            for each, outcome in self.deleter.delete_labelled(resource, skip=deleted + failed):
+                if isinstance(outcome, BaseException):
+                    failed.append(each.id)
+                    self.out(f"{target}: FAILED to delete {each}: {outcome}")
+                    result.failed.append(Found(each, "appeared under a watched label"))
+                else:
+                    deleted.append(each.id)
+                    self.ledger.deleted(each, "sweep", at=outcome.epoch, by_label=True)
+                    self.out(f"{target}: deleted {each} ({resource.label}, appeared after its run ended)")
+                    over = False
+            return over
+
+        try:
+            wait_for(f"{resource.kind} labelled {resource.label}", look, until=bool,
+                     limit=self.clock.real(max(0.0, until - time.time())) + self.deleter.limit, clock=self.clock,
+                     polling=self.polling, describe=lambda over: "it may still appear")
+        except (PhaseTimeout, PhaseFailed, ApiError, ConnectionProblem) as error:
+            self.out(f"{target}: could not prove nothing more carries {resource.label}: {error}")
+            result.failed.append(Found(resource, "its label could not be watched to its end"))
+            return
+        if not failed:
+            self.ledger.settled(resource, "sweep", found=deleted)
 
     def find(self, entries: list[Entry], prefix: str | None, protected_runs=()) -> tuple[list[Found], Inventory]:
         """Everything alive that ``entries`` or the label ``prefix`` point at, and what could not be listed.
@@ -122,11 +176,25 @@ class Sweeper:
             # resource, resources already gone) is closed, for the kinds that could be listed.
             failed = {f.resource.label for f in result.failed}
             seen = {f.resource.label for f in leftovers}
+            on_their_way = []
             for entry in entries:
                 resource = entry.resource
                 if resource.kind in inventory.live and resource.label not in failed | seen:
+                    until = None if resource.kind in inventory.absent else self.may_still_appear_until(entry)
+                    if until is not None:
+                        on_their_way.append((entry, until))
+                        continue
                     why = inventory.absent.get(resource.kind, "not found on the server")
                     self.ledger.deleted(resource, f"sweep: {why}")
+            for entry, until in on_their_way:
+                self.watch(entry, until, result)
+        else:
+            for entry in entries:
+                until = self.may_still_appear_until(entry)
+                if until is not None:
+                    self.out(f"{target}: a {entry.resource.kind} labelled {entry.resource.label} may still appear "
+                             f"until {time.strftime('%H:%M:%S', time.localtime(until))} (its create was on its way "
+                             f"when its run ended)")
         return result
 
 
@@ -147,6 +215,12 @@ def sweep(config, dry_run: bool, out=print) -> int:
     if not problems:
         out("dry run: nothing deleted; every kind was checked" if dry_run else "nothing left alive")
     return 1 if problems else 0
+
+
+def create_limits(config) -> dict[str, float]:
+    """How long after it was sent a create of each kind may still make something (real seconds): the same
+    limits the journeys wait for them (a standby is made by its GPU's create: nothing of its own)."""
+    return {INSTANCE: config.timeouts.create, SNAPSHOT: config.timeouts.snapshot}
 
 
 def sweep_one(config, target: str, pending: list[Entry], dry_run: bool, out) -> int:
@@ -177,7 +251,8 @@ def sweep_one(config, target: str, pending: list[Entry], dry_run: bool, out) -> 
     provider = (ProviderListing(config.vast_api_key, config.vast_api_url, config.request_timeout)
                 if config.vast_api_key else None)
     sweeper = Sweeper(client, Ledger(config.ledger_path, "sweep", target), kinds(provider), clock=clock,
-                      polling=Polling(), delete_limit=config.timeouts.delete, out=out)
+                      polling=Polling(), delete_limit=config.timeouts.delete, out=out,
+                      create_limits=create_limits(config))
     try:
         return sweeper.sweep(mine, prefix=config.label_prefix, protected_runs=running, dry_run=dry_run).problems
     except (LoginFailed, ApiError, ConnectionProblem) as error:

@@ -43,7 +43,10 @@ def test_every_fault_fits_its_journey(seed):
     for run in range(1, 41):
         plan = draw(seed, run)
         assert plan.actions, "every run gets at least one fault"
-        assert sum(a.may_fail and not schedule.spoiled_deletes(a) for a in plan.actions) <= 1
+        # one fatal fault at most; besides it, deletes spoiled together, and slower syncs, which may rightly fail
+        # the failover journey (its data loss window past the promise), are drawn among the transient ones
+        assert sum(a.may_fail and not schedule.spoiled_deletes(a) and a.kind != "sync_slow"
+                   for a in plan.actions) <= 1
         for action in plan.actions:
             kind = next(k for k in catalogue.KINDS if k.name == action.kind)
             assert set(kind.journeys) & set(plan.parts), (action, plan.parts)
