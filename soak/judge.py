@@ -152,13 +152,17 @@ def phase_brackets(metrics: dict, truth: dict) -> tuple[int, list[str]]:
 
 
 def _around(scenario: Scenario, known: Truth, phase) -> list[str]:
-    """The server's interval for a request-timed phase (its start and completion events) inside the phase."""
+    """The server's interval for a request-timed phase (its start, and its completion or failure) inside the
+    phase. A restore that restored nothing still ran on the server, from its start to its failure: the phase
+    times the server's call, and the journey's error says what it did."""
     event = REQUEST_TIMED[phase.name]
     starts = known.named(f"{event}_started", scenario.snapshots)
     start = min(starts, key=lambda e: abs(e["t"] - phase.start)) if starts else None
-    end = start and known.first(f"{event}_completed", [start["id"]], start["t"])
+    ends = [e for outcome in ("completed", "failed")
+            if start and (e := known.first(f"{event}_{outcome}", [start["id"]], start["t"])) is not None]
+    end = min(ends, key=lambda e: e["t"]) if ends else None
     if start is None or end is None:
-        return [f"{scenario.journey}: {phase.name}: reported, but the sandbox never completed a {event}"]
+        return [f"{scenario.journey}: {phase.name}: reported, but the sandbox never ended a {event}"]
     slack = phase.uncertainty + CLOCK_ALLOWANCE + ISO_ROUNDING + PHASE_ROUNDING
     if start["t"] < phase.start - slack or end["t"] > phase.end + slack:
         return [f"{scenario.journey}: {phase.name}: the sandbox's {event} ran "

@@ -308,3 +308,19 @@ def test_the_snapshot_journey_answers_for_the_gpu_of_the_machine_it_restored_onl
     assert (verdict.outcome == "false pass") is false_pass
     if false_pass:
         assert f"instance {restored}" in verdict.broken[0]
+
+
+def test_a_restore_that_restored_nothing_is_timed_from_its_start_to_its_failure():
+    # Seed 2026, run 193: the server's restore failed (restored nothing) but still ran, inside the suite's phase.
+    failed = truth()
+    failed["events"] += [
+        {"t": T0 + 6.0, "kind": "snapshot", "id": "ab" * 16, "event": "restore_started", "to": None, "detail": None},
+        {"t": T0 + 6.01, "kind": "snapshot", "id": "ab" * 16, "event": "restore_failed", "to": None,
+         "detail": {"restored": False}},
+    ]
+    timed = metrics(status="failed", error="the server answered the restore of ab… with success (files_restored 0)")
+    timed["journeys"][0]["phases"].append({"name": "restore_apply", "seconds": 0.05, "uncertainty_seconds": 0.0,
+                                           "started_at": iso(T0 + 5.98), "detail": ""})
+    assert judge(record(truth=failed, metrics=timed, exit_code=1, verdict=FAILED)).missed == []
+    timed["journeys"][0]["phases"][-1]["started_at"] = iso(T0 + 7.0)         # a phase that missed the call
+    assert judge(record(truth=failed, metrics=timed, exit_code=1, verdict=FAILED)).missed != []
