@@ -58,6 +58,11 @@ class SweepResult:
         return len(self.failed) + len(self.unlisted)
 
 
+def clock_time(epoch: float) -> str:
+    """An epoch as the local time of day a person reads on their own clock."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
 class Sweeper:
     """Finds and deletes leftovers on one target."""
 
@@ -67,8 +72,6 @@ class Sweeper:
         self.ledger = ledger
         self.kinds = resource_kinds
         self.deleter = Deleter(client, clock, polling, delete_limit, resource_kinds)
-        self.clock = clock
-        self.polling = polling
         #: Real seconds, per kind, that a create may still make something after it was sent.
         self.create_limits = dict(create_limits or {})
         self.out = out
@@ -78,7 +81,7 @@ class Sweeper:
         than now."""
         if entry.resource.id is not None or not entry.at:
             return None
-        until = entry.at + self.clock.wall(self.create_limits.get(entry.resource.kind, 0.0))
+        until = entry.at + self.deleter.clock.wall(self.create_limits.get(entry.resource.kind, 0.0))
         return until if until > time.time() else None
 
     def watch(self, entry: Entry, until: float, result: "SweepResult") -> None:
@@ -86,7 +89,7 @@ class Sweeper:
         resource = entry.resource
         target = self.ledger.target
         self.out(f"{target}: a {resource.kind} labelled {resource.label} was being made when its run ended: "
-                 f"watching its label until {time.strftime('%H:%M:%S', time.localtime(until))} "
+                 f"watching its label until {clock_time(until)} "
                  f"(its create's time limit)")
         deleted: list[str] = []
         failed: list[str] = []
@@ -107,8 +110,9 @@ class Sweeper:
 
         try:
             wait_for(f"{resource.kind} labelled {resource.label}", look, until=bool,
-                     limit=self.clock.real(max(0.0, until - time.time())) + self.deleter.limit, clock=self.clock,
-                     polling=self.polling, describe=lambda over: "it may still appear")
+                     limit=self.deleter.clock.real(max(0.0, until - time.time())) + self.deleter.limit,
+                     clock=self.deleter.clock, polling=self.deleter.polling,
+                     describe=lambda over: "it may still appear")
         except (PhaseTimeout, PhaseFailed, ApiError, ConnectionProblem) as error:
             self.out(f"{target}: could not prove nothing more carries {resource.label}: {error}")
             result.failed.append(Found(resource, "its label could not be watched to its end"))
@@ -193,7 +197,7 @@ class Sweeper:
                 until = self.may_still_appear_until(entry)
                 if until is not None:
                     self.out(f"{target}: a {entry.resource.kind} labelled {entry.resource.label} may still appear "
-                             f"until {time.strftime('%H:%M:%S', time.localtime(until))} (its create was on its way "
+                             f"until {clock_time(until)} (its create was on its way "
                              f"when its run ended)")
         return result
 
