@@ -23,6 +23,7 @@ TEXT = {
            "no_journeys": "nenhuma jornada", "simulated": "custos simulados do sandbox (tempo ×{scale})",
            "machines": "{n} máquina(s)", "total": "Total: {cost}", "sec": "seg", "min": "min",
            "after": "{phase} após {previous}", "legend": "Máquinas:",
+           "stalled": "dos quais {seconds} com o servidor travado",
            "kinds": {"instance": "instância GPU", "standby": "standby de CPU"},
            "status": {"passed": "passou", "failed": "falhou", "interrupted": "interrompida",
                       "skipped": "pulada", "running": "não terminou"}},
@@ -31,6 +32,7 @@ TEXT = {
            "no_journeys": "no journeys", "simulated": "simulated sandbox costs (time ×{scale})",
            "machines": "{n} machine(s)", "total": "Total: {cost}", "sec": "s", "min": "min",
            "after": "{phase} after {previous}", "legend": "Machines:",
+           "stalled": "of which {seconds} the server was stalled",
            "kinds": {"instance": "GPU instance", "standby": "CPU standby"},
            "status": {"passed": "passed", "failed": "failed", "interrupted": "interrupted",
                       "skipped": "skipped", "running": "did not finish"}},
@@ -190,11 +192,24 @@ def phase_word(name: str, language: str) -> str:
     return PHASES_PT.get(name, name) if language == "pt" else name
 
 
+def _stalled(phase: dict, language: str) -> str:
+    """The part of a phase the server was stalled, in words ("of which 2.0 s ± 0.05 s the server was stalled")."""
+    seconds = float(phase.get("server_stalled_seconds") or 0)
+    if not seconds:
+        return ""
+    uncertainty = float(phase.get("server_stalled_uncertainty") or 0)
+    said = _seconds(seconds, language)
+    if shows_uncertainty(seconds, uncertainty):
+        said += f" {_plus_minus(uncertainty, language)}"
+    return TEXT[language]["stalled"].format(seconds=said)
+
+
 def phase_labels(phases: list[dict], language: str = "en") -> list[str]:
     """Each phase's label, no two alike within a journey: a phase that repeats one already shown (the SSH
     after a resume, the boot of a restored machine) is named by what it came after, "ssh after resume"."""
     words = TEXT[language]
-    base = [phase_word(p["name"], language) + (f" ({p['detail']})" if p.get("detail") else "") for p in phases]
+    base = [phase_word(p["name"], language) + "".join(f" ({said})" for said in (p.get("detail"), _stalled(p, language))
+                                                      if said) for p in phases]
     labels = []
     for index, label in enumerate(base):
         if label in base[:index]:

@@ -201,10 +201,13 @@ class Journey:
         yield start
         self.record(name, start, start.since_now(), detail)
 
-    def record(self, name: str, start: Moment, span: Span, detail: str = "", history: str | None = None) -> None:
+    def record(self, name: str, start: Moment, span: Span, detail: str = "", history: str | None = None,
+               stalled: Span | None = None) -> None:
         """Record a phase; ``history`` names it in the timing history when one name covers different
-        things (SSH after a create or after a resume)."""
-        self.metrics.add_phase(name, span.seconds, start.epoch, detail, span.uncertainty)
+        things (SSH after a create or after a resume); ``stalled``, the part of it the server was stalled."""
+        stalled = stalled or Span(0.0)
+        self.metrics.add_phase(name, span.seconds, start.epoch, detail, span.uncertainty,
+                               stalled.seconds, stalled.uncertainty)
         self.run.history.add(history or name, self.run.clock.real(span.seconds))
 
     def remember(self, name: str, span: Span) -> None:

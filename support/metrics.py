@@ -22,6 +22,10 @@ class Phase:
     #: Half the width of the interval the phase's true length lies in (its ends are known only
     #: to within the requests' round trips and the poll intervals; a stalled server widens it).
     uncertainty_seconds: float = 0.0
+    #: How much of the phase the server was stalled (answering nothing) before the phase's own work could
+    #: start, ± its own uncertainty; 0 when it was not, or was not asked (support.snapshots).
+    server_stalled_seconds: float = 0.0
+    server_stalled_uncertainty: float = 0.0
 
 
 @dataclass
@@ -89,10 +93,10 @@ class JourneyMetrics:
     extra: dict = field(default_factory=dict)
 
     def add_phase(self, name: str, seconds: float, started_at: float | None = None, detail: str = "",
-                  uncertainty: float = 0.0) -> Phase:
+                  uncertainty: float = 0.0, stalled: float = 0.0, stalled_uncertainty: float = 0.0) -> Phase:
         """Record a phase; the first time a brief phase is seen it also fills its named field."""
         phase = Phase(name, round(seconds, 4), started_at if started_at is not None else time.time() - seconds,
-                      detail, round(uncertainty, 4))
+                      detail, round(uncertainty, 4), round(stalled, 4), round(stalled_uncertainty, 4))
         self.phases.append(phase)
         brief = BRIEF_FIELDS.get(name)
         if brief and not getattr(self, brief):

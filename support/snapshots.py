@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from support import instances, models
 from support.client import STALL_AFTER_SECONDS
-from support.clock import Moment
+from support.clock import Moment, Span
 from support.errors import ApiError, ConnectionProblem
 from support.journey import Journey, TakenSnapshot
 from support.resources import SNAPSHOT, same_snapshot
@@ -29,14 +27,13 @@ def take(journey: Journey) -> TakenSnapshot:
         # of watching the label for the snapshot's whole time limit.
         start = Moment.now()
         with run.progress.waiting("snapshot", run.timeouts.snapshot):
-            stalled = server_stalled_before(journey, machine)
+            stalled = server_stalled_before(journey, machine, start)
             answer = journey.cleanup.send(
                 pending, lambda: run.client.create_snapshot(machine.id, tags=[run.config.run_label, label],
                                                             timeout=run.clock.wall(run.timeouts.snapshot)),
                 made=lambda made: made["snapshot_id"])
             body = answer.result()
-        journey.record("snapshot", start, start.since_now(), detail=stalled_detail(stalled))
-        journey.metrics.extra["snapshot_server_stalled_seconds"] = round(stalled, 3)
+        journey.record("snapshot", start, start.since_now(), stalled=stalled)
     except ApiError as error:
         journey.cleanup.refused(pending)
         # In the server's words, and with the machine's own state (a preempted machine "is not running").
@@ -52,8 +49,9 @@ def take(journey: Journey) -> TakenSnapshot:
     return snapshot
 
 
-def server_stalled_before(journey: Journey, machine) -> float:
-    """Wall seconds the server answered nothing (/health included) before a synchronous call could start.
+def server_stalled_before(journey: Journey, machine, start: Moment) -> Span | None:
+    """How much of the time since ``start`` the server answered nothing (/health included) before a
+    synchronous call could start; None when it answered at once, or when that is not known.
 
     After a create the real server holds every request while it sets the machine up (until the machine
     answers SSH, then its tools: docs/dumont-api.md, "Past SSH"). A snapshot sent meanwhile waits behind
@@ -63,18 +61,26 @@ def server_stalled_before(journey: Journey, machine) -> float:
     """
     run = journey.run
     if run.client.call_log.answered_since(machine.made.latest):
-        return 0.0
-    sent = time.monotonic()
+        return None
+    sent = Moment.now()
     try:
         run.client.health()
     except (ApiError, ConnectionProblem):
-        return 0.0              # not known: the snapshot's own time then includes whatever it was
-    waited = time.monotonic() - sent
-    return waited if waited > run.clock.wall(STALL_AFTER_SECONDS) else 0.0
+        return None             # not known: the snapshot's own time then includes whatever it was
+    ended = stall_ended(sent, Moment.now(), normal=run.clock.wall(STALL_AFTER_SECONDS))
+    return start.until(ended) if ended else None
 
 
-def stalled_detail(stalled: float) -> str:
-    return f"{stalled:.1f} s of it the server was stalled" if stalled else ""
+def stall_ended(sent: Moment, answered: Moment, normal: float) -> Moment | None:
+    """When a stall that held a request ended, or None if the request was not held (answered in ``normal``).
+
+    A held request is answered once the stall ends, as fast as an unstalled one: the end lies after the
+    send and no more than ``normal`` before the answer. Its time from the send alone would leave out
+    whatever passed between the phase's start and the send, and could fall short of the truth.
+    """
+    if answered.latest - sent.earliest <= normal:
+        return None
+    return Moment(max(sent.earliest, answered.latest - normal), answered.latest)
 
 
 def find(journey: Journey, snapshot_id: str) -> dict | None:

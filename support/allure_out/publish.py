@@ -31,9 +31,17 @@ SECRET_ASSIGNMENT = re.compile(r"(?i)\b([A-Z0-9_]*(?:TOKEN|PASSWORD|SECRET|API_K
 
 def phase_lines(metrics) -> str:
     """One line per phase: its name, its time and the half-width of the bracket its true time lies in."""
-    lines = [f"{p.name:<16} {p.seconds:>9.3f} s ± {p.uncertainty_seconds:.3f} s  {p.detail}".rstrip()
-             for p in metrics.phases]
+    lines = [f"{p.name:<16} {p.seconds:>9.3f} s ± {p.uncertainty_seconds:.3f} s  {p.detail}{stalled_words(p)}"
+             .rstrip() for p in metrics.phases]
     return "\n".join(lines) or "no phases"
+
+
+def stalled_words(phase) -> str:
+    """The part of a phase the server was stalled, with the half-width of its bracket."""
+    if not phase.server_stalled_seconds:
+        return ""
+    return (f" (of which {phase.server_stalled_seconds:.3f} s ± {phase.server_stalled_uncertainty:.3f} s"
+            " the server was stalled)")
 
 
 def journey_attachments(journey, secrets: list[str], language: str) -> list[tuple[str, str, str, str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -92,13 +91,15 @@ def test_a_long_stall_after_create_widens_the_bracket_instead_of_breaking_the_jo
     journey = result.metrics["journeys"][0]
     assert journey["api"]["stalled_seconds"] > 1.0, journey["api"]       # reported, not only counted
     # The snapshot was sent while the server still held every request: its phase says how much of its time
-    # was the server's stall, and that holds the truth (the stall's end, from the snapshot's start on).
+    # was the server's stall, and that holds the truth (the stall's end, from the snapshot's start on) within
+    # the uncertainty it states. The start is the unrounded one (metrics.json's timestamps keep milliseconds).
     [snapshot] = [p for p in journey["phases"] if p["name"] == "snapshot"]
-    stalled = journey["extra"]["snapshot_server_stalled_seconds"]
+    stalled, uncertainty = snapshot["server_stalled_seconds"], snapshot["server_stalled_uncertainty"]
     [stall] = [e["detail"] for e in sb.admin.events() if e["event"] == "server_stall"]
-    started = datetime.fromisoformat(snapshot["started_at"]).timestamp()
-    assert stall["end"] - started - 0.001 <= stalled <= snapshot["seconds"], (stall, snapshot, stalled)
-    assert snapshot["detail"] == f"{stalled:.1f} s of it the server was stalled"
+    truth = stall["end"] - journey["extra"]["snapshot_started_at"]
+    assert abs(stalled - truth) <= uncertainty + CLOCK_ALLOWANCE, (stall, snapshot, truth)
+    assert stalled - uncertainty <= snapshot["seconds"] + snapshot["uncertainty_seconds"], snapshot
+    assert uncertainty < stalled / 10, snapshot                     # a bracket narrow enough to say something
 
 
 def test_a_server_without_a_snapshot_repository_fails_the_snapshot_step_but_not_the_leak_check(tmp_path, sb):

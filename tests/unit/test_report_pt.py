@@ -342,3 +342,10 @@ def test_a_journeys_own_timeline_is_titled_in_the_report_language(english_run):
     title = failover["display_name"]
     root = ElementTree.fromstring(charts.timeline_svg([failover], "pt", title=title).encode("utf-8"))
     assert root.findtext(f"{SVG}title") == localized(title, "pt") != title
+
+
+def test_the_part_of_a_phase_the_server_was_stalled_is_said_in_the_charts_language():
+    phases = [{"name": "snapshot", "server_stalled_seconds": 1.95, "server_stalled_uncertainty": 0.04}]
+    assert charts.phase_labels(phases, "en") == ["snapshot (of which 1.95 s ± 0.04 s the server was stalled)"]
+    assert charts.phase_labels(phases, "pt") == ["snapshot (dos quais 1,95 seg ± 0,04 seg com o servidor travado)"]
+    assert charts.phase_labels([{"name": "snapshot", "server_stalled_seconds": 0}], "en") == ["snapshot"]
