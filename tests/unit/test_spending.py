@@ -99,7 +99,8 @@ def test_a_journey_waits_for_room_then_goes_on(tmp_path):
     assert len(sleeps) == 1 and budget.committed() == pytest.approx(0.9)
 
 
-def _reserve_and_hold(path, key, hold, results):
+def _reserve_and_hold(path, key, results, release=None):
+    """Reserve, say how it went, and hold the reservation until ``release`` is set (when given)."""
     budget = Budget(path, limit=1.0)
     try:
         budget.reserve(key, 0.6, wait=0, what=key)
@@ -107,18 +108,22 @@ def _reserve_and_hold(path, key, hold, results):
         results.put((key, "refused"))
         return
     results.put((key, "reserved"))
-    time.sleep(hold)
+    if release is not None:
+        release.wait(30)
     budget.settle(key, 0.6)
 
 
 def test_processes_of_one_run_share_one_budget(tmp_path):
     # Three workers, a budget for one: exactly one reserves, the others are refused (they do not wait).
-    results = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_reserve_and_hold, args=(tmp_path / "b.json", f"w{n}", 1.0, results))
+    # The one that reserved holds its reservation until all three have tried, however slowly they start.
+    results, everyone_tried = multiprocessing.Queue(), multiprocessing.Event()
+    workers = [multiprocessing.Process(target=_reserve_and_hold,
+                                       args=(tmp_path / "b.json", f"w{n}", results, everyone_tried))
                for n in range(3)]
     for worker in workers:
         worker.start()
     outcomes = sorted(results.get(timeout=30)[1] for _ in workers)
+    everyone_tried.set()
     for worker in workers:
         worker.join(30)
     assert outcomes == ["refused", "refused", "reserved"]
@@ -126,7 +131,7 @@ def test_processes_of_one_run_share_one_budget(tmp_path):
 
 def test_a_reservation_of_a_dead_process_counts_as_spent(tmp_path):
     path = tmp_path / "budget.json"
-    worker = multiprocessing.Process(target=_reserve_and_hold, args=(path, "dead", 0.0, multiprocessing.Queue()))
+    worker = multiprocessing.Process(target=_reserve_and_hold, args=(path, "dead", multiprocessing.Queue()))
     worker.start()
     worker.join(30)
     path.write_text('{"reserved": {"ghost": {"usd": 0.5, "host": "%s", "pid": %d}}, "spent": {}}'
