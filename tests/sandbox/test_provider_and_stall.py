@@ -136,7 +136,7 @@ def test_provider_retries_block_the_whole_server(slow):
     wait_until(lambda: any(f["id"] == fault and f["fired"] for f in slow.admin.faults()),
                what="the server's provider call failing (its retries under way)")
     # The admin API is not the real server's: it answers during the stall, and says so.
-    [stall] = [s for s in slow.admin.stalls() if s["reason"] == "provider_retries"]
+    [stall] = [s for s in slow.admin.stalls() if s["detail"].get("source") == f"provider_error:{fault}"]
     assert stall["active"], stall
     r = requests.get(slow.url + "/health", timeout=10)
     answered = time.time()
