@@ -111,15 +111,15 @@ def test_ctrl_c_while_the_snapshot_is_made_deletes_the_gpu_at_once_and_leaves_no
     sb, run_id = sandbox_server, "int-snapshot-gpu-first"
     reports = tmp_path / "reports"
     live = LiveBehave(["features/instance.feature"], reports, sb.url, run_id)
-    started = wait_for_event(sb, f"dumont-acc-{run_id}", "snapshot_started", timeout=120)
-    interrupted_at = time.time()
-    live.proc.send_signal(signal.SIGINT)
+    interrupted_at = interrupt_at(sb, live, f"dumont-acc-{run_id}", "snapshot_started")
     result = live.finish()
     assert result.returncode != 0 and result.metrics["run"]["interrupted"] == "SIGINT"
     assert alive(sb, result.label) == [], result.explain()
     [gpu] = [r for r in sb.admin.resources(label_prefix=result.label) if r["kind"] == "instance"]
-    snapshot = str(started["id"])
-    events = {(str(e["id"]), e["event"]): e["t"] for e in sb.admin.events()}
+    truth = sb.admin.events()
+    [snapshot] = [str(e["id"]) for e in truth
+                  if e["event"] == "snapshot_started" and str(e["detail"]["instance_id"]) == str(gpu["id"])]
+    events = {(str(e["id"]), e["event"]): e["t"] for e in truth}
     [(ended, snapshot_ended)] = [(ev, t) for (rid, ev), t in events.items()
                                  if rid == snapshot and ev in ("snapshot_completed", "snapshot_failed")]
     scale = sb.admin.info()["time_scale"]
